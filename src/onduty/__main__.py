@@ -1,0 +1,5 @@
+"""`python -m onduty` runs the command line."""
+
+from onduty.cli import main
+
+main()

@@ -1,0 +1,105 @@
+"""API tokens and web logins: create, verify, revoke. Tokens are stored as SHA-256 digests
+(they are long and random, so a slow hash adds nothing); passwords as argon2 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from onduty.auth.models import ApiToken
+from onduty.errors import InvalidInput, NotFound
+from onduty.people.models import Login, Person
+
+ROLES = ("viewer", "responder", "manager", "admin")
+TOKEN_PREFIX = "odt_"
+_hasher = PasswordHasher()
+
+
+def role_allows(role: str, needed: str) -> bool:
+    """Roles are ordered: viewers read, responders act, managers and admins configure."""
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(
+    session: Session, *, person_id: str | None, role: str, now: datetime, name: str | None = None
+) -> str:
+    """Store a new token and return it; this is the only time its plain text exists."""
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}", "role")
+    if person_id is not None and session.get(Person, person_id) is None:
+        raise NotFound(f"no person with id {person_id!r}", "person")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            person_id=person_id,
+            role=role,
+            token_hash=_digest(token),
+            prefix=token[:10],
+            name=name,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return token
+
+
+def verify_token(session: Session, token: str) -> ApiToken | None:
+    """The live token matching `token`, or None."""
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return row
+
+
+def revoke_token(session: Session, *, token_id: int, now: datetime) -> None:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"no token with id {token_id}", "id")
+    row.revoked_at = now
+
+
+def create_login(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    now: datetime,
+    person_id: str | None = None,
+) -> Login:
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}", "role")
+    if len(password) < 8:
+        raise InvalidInput("password must be at least 8 characters", "password")
+    login = session.scalars(select(Login).where(Login.username == username)).first()
+    if login is None:
+        login = Login(username=username, created_at=now)
+        session.add(login)
+    login.password_hash = _hasher.hash(password)
+    login.role = role
+    login.person_id = person_id
+    session.flush()
+    return login
+
+
+def check_password(session: Session, *, username: str, password: str) -> Login | None:
+    login = session.scalars(select(Login).where(Login.username == username)).first()
+    if login is None:
+        # Spend the same time as a real check, so timing does not reveal which usernames exist.
+        _hasher.hash(password)
+        return None
+    try:
+        _hasher.verify(login.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return login

@@ -1,0 +1,284 @@
+"""The `onduty` command: thin commands that parse, call a service, print, and exit non-zero with
+one clear line on bad input (never a traceback)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from onduty.auth import service as auth_service
+from onduty.clock import Clock, SystemClock
+from onduty.config import Settings, load_settings
+from onduty.db import make_engine, make_session_factory, migrate
+from onduty.db.session import alembic_config
+from onduty.errors import OndutyError
+from onduty.policy import PolicyError, apply_policy, export_yaml, lint, load_file
+from onduty.services import service as services_service
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="On-call and incidents.")
+policy_app = typer.Typer(no_args_is_help=True, help="Lint, apply and export the policy file.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
+integrations_app = typer.Typer(no_args_is_help=True, help="Inbound integrations.")
+app.add_typer(policy_app, name="policy")
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+app.add_typer(integrations_app, name="integrations")
+
+# Wide when piped, so tables of keys and URLs are never cut.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 240)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+F = TypeVar("F", bound=Callable[..., Any])
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="Overrides ONDUTY_DATABASE_URL.")
+]
+EXAMPLE_POLICY = Path(__file__).resolve().parents[2] / "examples" / "acme" / "policy.yaml"
+
+
+class CliError(Exception):
+    """A problem to report as one line and exit 1."""
+
+
+def friendly(func: F) -> F:
+    """Turn expected failures into one line on stderr and exit status 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (CliError, OndutyError) as exc:
+            err.print(f"error: {exc}")
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            err.print(f"error: settings: {where + ': ' if where else ''}{first['msg']}")
+        except OperationalError as exc:
+            err.print(f"error: database: {str(exc.orig).strip().splitlines()[0]}")
+        raise typer.Exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings_for(database_url: str | None, **extra: Any) -> Settings:
+    overrides: dict[str, Any] = dict(extra)
+    if database_url:
+        overrides["database_url"] = database_url
+    return load_settings(**overrides)
+
+
+def check_schema(engine: Engine, url: str) -> None:
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current != head:
+        raise CliError(
+            f"the database schema is at {current or 'nothing'}, not {head}: run `onduty db upgrade`"
+        )
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[Session]:
+    """A session on a migrated database; commits on success, rolls back on any error."""
+    engine = make_engine(settings.database_url)
+    try:
+        check_schema(engine, settings.database_url)
+        with make_session_factory(engine)() as session, session.begin():
+            yield session
+    finally:
+        engine.dispose()
+
+
+def clock() -> Clock:
+    return SystemClock()
+
+
+# --- db -------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+@friendly
+def db_upgrade(database_url: DatabaseUrl = None) -> None:
+    """Create or upgrade the database schema to the newest migration."""
+    settings = settings_for(database_url, demo=True)
+    migrate(settings.database_url)
+    out.print("database schema is up to date")
+
+
+# --- policy ---------------------------------------------------------------------------------
+
+
+def _load_and_lint(file: Path) -> tuple[Any, list[str], bool]:
+    try:
+        policy, lines = load_file(file)
+    except PolicyError as exc:
+        return None, [p.format(str(file)) for p in exc.problems], True
+    problems = lint(policy, lines, now=clock().now())
+    return (
+        policy,
+        [p.format(str(file)) for p in problems],
+        any(p.severity == "error" for p in problems),
+    )
+
+
+@policy_app.command("lint")
+def policy_lint(file: Path) -> None:
+    """Check a policy file; errors exit 1, warnings are printed and exit 0."""
+    _policy, messages, failed = _load_and_lint(file)
+    for line in messages:
+        (err if failed else out).print(line)
+    if failed:
+        raise typer.Exit(1)
+    if not messages:
+        out.print(f"{file}: ok")
+
+
+@policy_app.command("apply")
+@friendly
+def policy_apply(file: Path, database_url: DatabaseUrl = None) -> None:
+    """Make the database match the policy file, in one transaction."""
+    policy, messages, failed = _load_and_lint(file)
+    for line in messages:
+        err.print(line)
+    if failed:
+        raise typer.Exit(1)
+    with database(settings_for(database_url, demo=True)) as session:
+        changes = apply_policy(session, policy)
+    for change in changes:
+        out.print(change)
+    if not changes:
+        out.print("no changes")
+
+
+@policy_app.command("export")
+@friendly
+def policy_export(
+    database_url: DatabaseUrl = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Write the stored configuration as a policy file (to stdout unless --output)."""
+    with database(settings_for(database_url, demo=True)) as session:
+        text = export_yaml(session)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
+
+
+# --- tokens and integrations ----------------------------------------------------------------
+
+
+@token_app.command("create")
+@friendly
+def token_create(
+    role: Annotated[str, typer.Option(help="admin, manager, responder or viewer")],
+    person: Annotated[str | None, typer.Option(help="The person the token acts as.")] = None,
+    name: Annotated[str | None, typer.Option(help="A label to recognise it by.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API token and print it (this once)."""
+    with database(settings_for(database_url, demo=True)) as session:
+        token = auth_service.create_token(
+            session, person_id=person, role=role, now=clock().now(), name=name
+        )
+    out.print(token)
+
+
+@integrations_app.command("list")
+@friendly
+def integrations_list(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Every integration: service, id, type, key and the URL to send alerts to."""
+    settings = settings_for(database_url, demo=True)
+    with database(settings) as session:
+        rows = services_service.list_integrations(session, base_url=settings.base_url)
+    if as_json:
+        sys.stdout.write(
+            json.dumps(
+                [
+                    {"service": r.service, "integration": r.integration, "type": r.type,
+                     "key": r.key, "url": r.url}
+                    for r in rows
+                ],
+                indent=2,
+            )
+            + "\n"
+        )
+        return
+    table = Table("service", "integration", "type", "key", "inbound URL")
+    for r in rows:
+        table.add_row(r.service, r.integration, r.type, r.key, r.url)
+    out.print(table)
+
+
+# --- serve ----------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly
+def serve(
+    demo: Annotated[bool, typer.Option(help="Migrate, load the Acme demo and make a login.")] = False,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Serve the API and the web UI."""
+    import uvicorn  # noqa: PLC0415 - only this command needs the server
+
+    from onduty.web.app import create_app  # noqa: PLC0415
+
+    extra: dict[str, Any] = {"demo": True} if demo else {}
+    if demo:
+        extra.setdefault("base_url", f"http://{host}:{port}")
+    settings = settings_for(database_url, **extra)
+    if demo:
+        _prepare_demo(settings)
+    application = create_app(settings)
+    if demo:
+        out.print(f"onduty demo: open {settings.base_url}/")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+def _prepare_demo(settings: Settings) -> None:
+    migrate(settings.database_url)
+    policy, messages, failed = _load_and_lint(EXAMPLE_POLICY)
+    if failed:
+        raise CliError("the demo policy does not lint: " + "; ".join(messages))
+    password = secrets.token_urlsafe(9)
+    with database(settings) as session:
+        for change in apply_policy(session, policy):
+            out.print(f"demo: {change}")
+        auth_service.create_login(
+            session, username="admin", password=password, role="admin", now=clock().now()
+        )
+        token = auth_service.create_token(
+            session, person_id=None, role="admin", now=clock().now(), name="demo"
+        )
+    out.print(f"login: admin / {password}")
+    out.print(f"API token (admin): {token}")
+
+
+def main() -> None:
+    app(prog_name="onduty")
+
+
+if __name__ == "__main__":
+    main()

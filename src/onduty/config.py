@@ -1,0 +1,51 @@
+"""Settings: the one place that reads the environment (`ONDUTY_*`), read once and passed down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from onduty.durations import parse_duration
+
+DEMO_SECRET = "onduty-demo-secret-change-me"  # noqa: S105 - a known placeholder, refused outside --demo
+
+
+class Settings(BaseSettings):
+    """Process settings. Secrets left at their placeholder are refused unless `demo` is on."""
+
+    model_config = SettingsConfigDict(env_prefix="ONDUTY_", extra="ignore")
+
+    database_url: str = "sqlite:///onduty.db"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = DEMO_SECRET
+    engine_tick: timedelta = timedelta(seconds=1)
+    demo: bool = False
+    # Inbound limits (SPEC §6.3).
+    max_body_bytes: int = 512 * 1024
+    integration_rate_limit: int = Field(default=300, ge=1)  # requests per minute per integration
+    login_throttle_after: int = 5
+
+    @field_validator("engine_tick", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if not self.demo and self.secret_key == DEMO_SECRET:
+            raise ValueError(
+                "ONDUTY_SECRET_KEY is still the demo placeholder: set it to a long random value "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        if len(self.secret_key) < 16:
+            raise ValueError("ONDUTY_SECRET_KEY must be at least 16 characters")
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment, with explicit overrides (CLI flags, tests) on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,247 @@
+"""Makes the database match a policy file, in the caller's transaction, and says what changed.
+Only objects the policy file made (`managed`) are changed or removed; others are left alone."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import date
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from onduty import models as m
+from onduty.policy.schema import PolicyFile
+from onduty.policy.state import Record, State, from_database, from_policy
+
+
+def new_integration_key() -> str:
+    return secrets.token_hex(16)
+
+
+def apply_policy(
+    session: Session, policy: PolicyFile, *, new_key: Callable[[], str] = new_integration_key
+) -> list[str]:
+    """Write `policy` into the database; return one line per created, changed or removed object.
+
+    The caller commits; an exception leaves the transaction to be rolled back whole.
+    """
+    want = from_policy(policy)
+    have = from_database(session, managed_only=True)
+    _keep_integration_keys(session, want, new_key)
+    changes: list[str] = []
+
+    if want.organization != have.organization:
+        _write_organization(session, want.organization)
+        changes.append("changed organization" if have.organization else "created organization")
+
+    _sync(session, "person", want.people, have.people, _write_person, changes)
+    _sync(session, "team", want.teams, have.teams, _write_team, changes)
+    _sync(session, "escalation policy", want.policies, have.policies, _write_policy, changes)
+    _sync(session, "service", want.services, have.services, _write_service, changes)
+    # Remove in the reverse order of dependence: services point at teams and policies.
+    for what, model, w, h in (
+        ("service", m.Service, want.services, have.services),
+        ("escalation policy", m.EscalationPolicy, want.policies, have.policies),
+        ("team", m.Team, want.teams, have.teams),
+        ("person", m.Person, want.people, have.people),
+    ):
+        for ident in sorted(set(h) - set(w)):
+            session.delete(session.get(model, ident))
+            session.flush()
+            changes.append(f"removed {what} {ident}")
+
+    current_priorities = from_database(session, managed_only=False).priorities
+    if want.priorities != current_priorities:
+        session.execute(delete(m.PriorityPolicy))
+        for name, rec in want.priorities.items():
+            session.add(m.PriorityPolicy(priority=name, **rec))
+        changes.append("changed priority policy")
+    current_rules = from_database(session, managed_only=False).criticality_rules
+    if want.criticality_rules != current_rules:
+        session.execute(delete(m.CriticalityRule))
+        session.flush()
+        for i, rule in enumerate(want.criticality_rules):
+            session.add(m.CriticalityRule(position=i, when=rule["when"], priority=rule["priority"]))
+        changes.append(f"changed criticality rules ({len(want.criticality_rules)} rules)")
+
+    _sync_windows(session, want, have, changes)
+    session.flush()
+    return changes
+
+
+def _keep_integration_keys(session: Session, want: State, new_key: Callable[[], str]) -> None:
+    # A key the file omits is kept if the integration exists, else generated once.
+    existing = {
+        (g.service_id, g.name): g.key for g in session.scalars(select(m.Integration))
+    }
+    for service_id, rec in want.services.items():
+        for g in rec["integrations"]:
+            if g[2] is None:
+                g[2] = existing.get((service_id, g[0])) or new_key()
+
+
+def _sync(
+    session: Session,
+    what: str,
+    want: dict[str, Record],
+    have: dict[str, Record],
+    write: Callable[[Session, str, Record], None],
+    changes: list[str],
+) -> None:
+    for ident, rec in want.items():
+        old = have.get(ident)
+        if old == rec:
+            continue
+        write(session, ident, rec)
+        session.flush()
+        if old is None:
+            changes.append(f"created {what} {ident}")
+        else:
+            fields = ", ".join(k for k in rec if rec[k] != old.get(k))
+            changes.append(f"changed {what} {ident} ({fields})")
+
+
+def _write_organization(session: Session, rec: Record | None) -> None:
+    assert rec is not None
+    org = session.scalars(select(m.Organization)).first()
+    if org is None:
+        org = m.Organization(id=1)
+        session.add(org)
+    for key, value in rec.items():
+        setattr(org, key, value)
+    org.managed = True
+
+
+def _write_person(session: Session, ident: str, rec: Record) -> None:
+    person = session.get(m.Person, ident) or m.Person(id=ident)
+    session.add(person)
+    for key in ("name", "email", "phone", "slack", "timezone", "discipline"):
+        setattr(person, key, rec[key])
+    person.managed = True
+    # Keep contact method rows (and their ids) by name; outbox rows may point at them.
+    by_name = {c.name: c for c in person.contact_methods}
+    keep = []
+    for name, type_, address, secret, implicit in rec["contact_methods"]:
+        cm = by_name.get(name) or m.ContactMethod(name=name)
+        cm.type, cm.address, cm.secret, cm.implicit = type_, address, secret, implicit
+        keep.append(cm)
+    person.notification_rules.clear()
+    session.flush()
+    person.contact_methods[:] = keep
+    session.flush()
+    names = {c.name: c for c in person.contact_methods}
+    for after_s, name in rec["notification_rules"]:
+        person.notification_rules.append(
+            m.NotificationRule(after_s=after_s, contact_method_id=names[name].id)
+        )
+
+
+def _write_team(session: Session, ident: str, rec: Record) -> None:
+    team = session.get(m.Team, ident) or m.Team(id=ident)
+    session.add(team)
+    team.name = rec["name"]
+    team.managed = True
+    team.members[:] = []
+    team.support[:] = []
+    session.flush()
+    team.members.extend(
+        m.TeamMember(person_id=p, position=i) for i, p in enumerate(rec["members"])
+    )
+    for level, names in rec["support"].items():
+        team.support.extend(
+            m.SupportLevel(level=level, person_id=p, position=i) for i, p in enumerate(names)
+        )
+    rota_rec = rec["rota"]
+    rota = session.get(m.Rota, ident)
+    if rota_rec is None:
+        if rota is not None:
+            session.delete(rota)
+        return
+    if rota is None:
+        rota = m.Rota(team_id=ident)
+        session.add(rota)
+    rota.timezone = rota_rec["timezone"]
+    rota.handoff_day = rota_rec["handoff_day"]
+    rota.handoff_time = rota_rec["handoff_time"]
+    rota.start = date.fromisoformat(rota_rec["start"])
+    rota.length_days = rota_rec["length_days"]
+    rota.max_consecutive = rota_rec["max_consecutive"]
+    by_name = {s.name: s for s in rota.slots}
+    slots = []
+    for position, (name, people, windows) in enumerate(rota_rec["slots"]):
+        slot = by_name.get(name) or m.RotaSlot(name=name)
+        slot.position, slot.windows = position, windows
+        slot.people[:] = []
+        slots.append(slot)
+    rota.slots[:] = slots
+    session.flush()
+    for slot, (_name, people, _windows) in zip(rota.slots, rota_rec["slots"], strict=True):
+        slot.people.extend(m.SlotMember(position=i, person_id=p) for i, p in enumerate(people))
+
+
+def _write_policy(session: Session, ident: str, rec: Record) -> None:
+    ep = session.get(m.EscalationPolicy, ident) or m.EscalationPolicy(id=ident)
+    session.add(ep)
+    ep.name, ep.repeat, ep.managed = rec["name"], rec["repeat"], True
+    ep.steps[:] = []
+    session.flush()
+    ep.steps.extend(
+        m.EscalationStep(position=i, targets=targets, wait_s=wait)
+        for i, (targets, wait) in enumerate(rec["steps"])
+    )
+
+
+def _write_service(session: Session, ident: str, rec: Record) -> None:
+    service = session.get(m.Service, ident) or m.Service(id=ident)
+    session.add(service)
+    service.name = rec["name"]
+    service.team_id = rec["team"]
+    service.discipline = rec["discipline"]
+    service.escalation_policy_id = rec["escalation_policy"]
+    service.managed = True
+    by_name = {g.name: g for g in service.integrations}
+    keep = []
+    for name, type_, key, mapping, rate_limit, auto_resolve in rec["integrations"]:
+        g = by_name.get(name) or m.Integration(name=name)
+        g.type, g.key, g.config = type_, key, mapping
+        g.rate_limit, g.auto_resolve = rate_limit, auto_resolve
+        keep.append(g)
+    service.integrations[:] = keep
+
+
+def _sync_windows(session: Session, want: State, have: State, changes: list[str]) -> None:
+    for row in sorted(have.overrides - want.overrides, key=str):
+        session.execute(
+            delete(m.Override).where(
+                m.Override.managed.is_(True),
+                m.Override.team_id == row[0],
+                m.Override.slot == row[1],
+                m.Override.person_id == row[2],
+                m.Override.start == row[3],
+                m.Override.end == row[4],
+            )
+        )
+        changes.append(f"removed override {row[0]}/{row[1]} {row[2]} {row[3]:%Y-%m-%d %H:%M}Z")
+    for row in sorted(want.overrides - have.overrides, key=str):
+        team, slot, person, start, end, reason = row
+        session.add(
+            m.Override(
+                team_id=team, slot=slot, person_id=person, start=start, end=end,
+                reason=reason, managed=True, created_by="policy",
+            )
+        )
+        changes.append(f"created override {team}/{slot} {person} {start:%Y-%m-%d %H:%M}Z")
+    for row in sorted(have.time_off - want.time_off, key=str):
+        session.execute(
+            delete(m.TimeOff).where(
+                m.TimeOff.managed.is_(True),
+                m.TimeOff.person_id == row[0],
+                m.TimeOff.start == row[1],
+                m.TimeOff.end == row[2],
+            )
+        )
+        changes.append(f"removed time off {row[0]} {row[1]:%Y-%m-%d %H:%M}Z")
+    for row in sorted(want.time_off - have.time_off, key=str):
+        person, start, end, reason = row
+        session.add(m.TimeOff(person_id=person, start=start, end=end, reason=reason, managed=True))
+        changes.append(f"created time off {person} {start:%Y-%m-%d %H:%M}Z")

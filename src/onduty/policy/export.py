@@ -1,0 +1,160 @@
+"""Writes the database back as a version 1 policy file that lints clean and applies unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from sqlalchemy.orm import Session
+
+from onduty.durations import format_duration
+from onduty.policy.state import Record, from_database, instant_text
+
+
+def _person(ident: str, rec: Record) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": ident, "name": rec["name"]}
+    for key in ("email", "phone", "slack", "timezone", "discipline"):
+        if rec[key] is not None:
+            out[key] = rec[key]
+    explicit = []
+    for name, type_, address, secret, implicit in rec["contact_methods"]:
+        if implicit:
+            continue
+        cm: dict[str, Any] = {"id": name, "type": type_}
+        if type_ == "webhook":
+            cm["url"] = address
+            if secret:
+                cm["secret"] = secret
+        else:
+            cm["address"] = address
+        explicit.append(cm)
+    if explicit:
+        out["contact_methods"] = explicit
+    out["notification_rules"] = [
+        {"after": format_duration(after), "via": name} for after, name in rec["notification_rules"]
+    ]
+    return out
+
+
+def _team(ident: str, rec: Record) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": ident, "name": rec["name"], "members": rec["members"]}
+    out["support"] = {lvl: names for lvl, names in rec["support"].items() if names}
+    rota = rec["rota"]
+    if rota is not None:
+        slots: dict[str, Any] = {}
+        for name, people, windows in rota["slots"]:
+            slots[name] = {"people": people, "windows": windows} if windows else people
+        out["rota"] = {
+            "timezone": rota["timezone"],
+            "handoff": {"day": rota["handoff_day"], "time": rota["handoff_time"]},
+            "start": rota["start"],
+            "length": format_duration(rota["length_days"] * 86400),
+            **({"max_consecutive": rota["max_consecutive"]} if rota["max_consecutive"] else {}),
+            "slots": slots,
+        }
+    return out
+
+
+def _service(ident: str, rec: Record) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": ident, "name": rec["name"], "team": rec["team"]}
+    if rec["discipline"]:
+        out["discipline"] = rec["discipline"]
+    if rec["escalation_policy"]:
+        out["escalation_policy"] = rec["escalation_policy"]
+    integrations = []
+    for name, type_, key, mapping, rate_limit, auto_resolve in rec["integrations"]:
+        g: dict[str, Any] = {"id": name, "type": type_, "key": key}
+        if mapping is not None:
+            g["mapping"] = mapping
+        if rate_limit is not None:
+            g["rate_limit"] = rate_limit
+        if not auto_resolve:
+            g["auto_resolve"] = False
+        integrations.append(g)
+    out["integrations"] = integrations
+    return out
+
+
+def _priority(rec: Record) -> dict[str, Any]:
+    out: dict[str, Any] = {"page": rec["page"]}
+    for key in ("backlog", "status_page", "postmortem"):
+        if rec[key]:
+            out[key] = True
+    if rec["update_every_s"] is not None:
+        out["update_every"] = format_duration(rec["update_every_s"])
+    if rec["resolve_within_s"] is not None:
+        out["resolve_within"] = format_duration(rec["resolve_within_s"])
+    return out
+
+
+def export_policy(session: Session) -> dict[str, Any]:
+    """The whole stored configuration as a policy document (a plain dict)."""
+    state = from_database(session, managed_only=False)
+    org = state.organization or {
+        "name": "onduty",
+        "timezone": "UTC",
+        "ack_timeout_s": 300,
+        "working_days": ["mon", "tue", "wed", "thu", "fri"],
+        "working_start": "09:00",
+        "working_end": "18:00",
+    }
+    zones = {t: r["rota"]["timezone"] for t, r in state.teams.items() if r["rota"]}
+    people_zones = {p: r["timezone"] or org["timezone"] for p, r in state.people.items()}
+    doc: dict[str, Any] = {
+        "version": 1,
+        "organization": {
+            "name": org["name"],
+            "timezone": org["timezone"],
+            "ack_timeout": format_duration(org["ack_timeout_s"]),
+            "working_hours": {
+                "days": org["working_days"],
+                "start": org["working_start"],
+                "end": org["working_end"],
+            },
+        },
+        "people": [_person(i, r) for i, r in state.people.items()],
+        "teams": [_team(i, r) for i, r in state.teams.items()],
+        "overrides": [
+            {
+                "team": team,
+                "slot": slot,
+                "person": person,
+                "start": instant_text(start, zones.get(team, org["timezone"])),
+                "end": instant_text(end, zones.get(team, org["timezone"])),
+                **({"reason": reason} if reason else {}),
+            }
+            for team, slot, person, start, end, reason in sorted(state.overrides, key=str)
+        ],
+        "time_off": [
+            {
+                "person": person,
+                "start": instant_text(start, people_zones.get(person, org["timezone"])),
+                "end": instant_text(end, people_zones.get(person, org["timezone"])),
+                **({"reason": reason} if reason else {}),
+            }
+            for person, start, end, reason in sorted(state.time_off, key=str)
+        ],
+        "services": [_service(i, r) for i, r in state.services.items()],
+        "escalation_policies": [
+            {
+                "id": i,
+                "name": r["name"],
+                "repeat": r["repeat"],
+                "steps": [
+                    {"notify": targets, "wait": format_duration(wait)}
+                    for targets, wait in r["steps"]
+                ],
+            }
+            for i, r in state.policies.items()
+        ],
+        "priorities": {name: _priority(r) for name, r in state.priorities.items()},
+        "criticality_rules": [
+            {"when": r["when"], "priority": r["priority"]} if r["when"] else {"priority": r["priority"]}
+            for r in state.criticality_rules
+        ],
+    }
+    return doc
+
+
+def export_yaml(session: Session) -> str:
+    return yaml.safe_dump(export_policy(session), sort_keys=False, allow_unicode=True, width=100)

@@ -1,0 +1,313 @@
+"""Semantic checks of a loaded policy file: references, duplicates, coverage, reachability and
+rules that can never take effect. Pure: the caller passes the instant that "now" means."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from onduty.durations import format_duration
+from onduty.incidents import priority as priority_rules
+from onduty.policy.derive import contact_methods, rule_targets
+from onduty.policy.loader import Lines, PathT, Problem
+from onduty.policy.schema import BASIC_TARGETS, LEVELS, PolicyFile
+
+
+class _Report:
+    def __init__(self, lines: Lines) -> None:
+        self.lines = lines
+        self.problems: list[Problem] = []
+
+    def error(self, path: PathT, message: str) -> None:
+        self.problems.append(Problem("error", message, path, self.lines.of(path)))
+
+    def warning(self, path: PathT, message: str) -> None:
+        self.problems.append(Problem("warning", message, path, self.lines.of(path)))
+
+
+def lint(policy: PolicyFile, lines: Lines, *, now: datetime) -> list[Problem]:
+    """Every semantic problem of `policy`, errors and warnings, ordered by line."""
+    report = _Report(lines)
+    _duplicates(policy, report)
+    _people(policy, report)
+    _teams(policy, report)
+    _overrides(policy, report)
+    _services(policy, report)
+    _policies(policy, report)
+    _notification_delays(policy, report)
+    _criticality(policy, report)
+    return sorted(report.problems, key=lambda p: (p.line, p.message))
+
+
+def _dupes(items: Iterable[tuple[str, PathT]], what: str, report: _Report) -> None:
+    seen: dict[str, PathT] = {}
+    for ident, path in items:
+        if ident in seen:
+            report.error(path, f"duplicate {what} id {ident!r} (first at line {report.lines.of(seen[ident])})")
+        else:
+            seen[ident] = path
+
+
+def _duplicates(policy: PolicyFile, report: _Report) -> None:
+    _dupes(((p.id, ("people", i, "id")) for i, p in enumerate(policy.people)), "person", report)
+    _dupes(((t.id, ("teams", i, "id")) for i, t in enumerate(policy.teams)), "team", report)
+    _dupes(((s.id, ("services", i, "id")) for i, s in enumerate(policy.services)), "service", report)
+    _dupes(
+        ((p.id, ("escalation_policies", i, "id")) for i, p in enumerate(policy.escalation_policies)),
+        "escalation policy",
+        report,
+    )
+    for si, service in enumerate(policy.services):
+        _dupes(
+            ((g.id, ("services", si, "integrations", gi, "id")) for gi, g in enumerate(service.integrations)),
+            f"integration (in service {service.id!r})",
+            report,
+        )
+    keys = (
+        (g.key, ("services", si, "integrations", gi, "key"))
+        for si, s in enumerate(policy.services)
+        for gi, g in enumerate(s.integrations)
+        if g.key
+    )
+    _dupes(keys, "integration key", report)
+
+
+def _people(policy: PolicyFile, report: _Report) -> None:
+    for i, person in enumerate(policy.people):
+        methods = contact_methods(person)
+        _dupes(
+            ((m.name, ("people", i)) for m in methods),
+            f"contact method (of {person.id!r}; email, sms, voice and slack are implied by "
+            "email, phone and slack)",
+            report,
+        )
+        if not methods:
+            report.error(
+                ("people", i, "id"),
+                f"person {person.id!r} cannot be reached: no email, phone, slack or contact method",
+            )
+        for ri, rule in enumerate(person.notification_rules or []):
+            if not rule_targets(rule, methods):
+                report.error(
+                    ("people", i, "notification_rules", ri, "via"),
+                    f"notification rule of {person.id!r} is via {rule.via!r}, which is neither "
+                    "one of their contact methods nor a type they have",
+                )
+
+
+def _teams(policy: PolicyFile, report: _Report) -> None:
+    people = {p.id for p in policy.people}
+    for ti, team in enumerate(policy.teams):
+        for mi, member in enumerate(team.members):
+            if member not in people:
+                report.error(("teams", ti, "members", mi), f"team {team.id!r}: unknown person {member!r}")
+        for level in LEVELS:
+            names = getattr(team.support, level)
+            if not names:
+                report.error(
+                    ("teams", ti, "support"),
+                    f"team {team.id!r} has nobody at support level {level}",
+                )
+            for ni, name in enumerate(names):
+                if name not in people:
+                    report.error(
+                        ("teams", ti, "support", level, ni),
+                        f"team {team.id!r}: unknown person {name!r} at {level}",
+                    )
+        if team.rota is None:
+            report.error(("teams", ti, "id"), f"team {team.id!r} has no rota: nobody is on call")
+            continue
+        if len(team.rota.slots) < 2:
+            report.warning(
+                ("teams", ti, "rota", "slots"),
+                f"team {team.id!r} has one rota slot: its incidents have no secondary responder",
+            )
+        for slot, spec in team.rota.slots.items():
+            path: PathT = ("teams", ti, "rota", "slots", slot)
+            if not spec.people:
+                report.error(path, f"team {team.id!r}: slot {slot!r} has nobody in it")
+            for pi, name in enumerate(spec.people):
+                if name not in people:
+                    report.error((*path, pi), f"team {team.id!r} slot {slot!r}: unknown person {name!r}")
+                elif team.members and name not in team.members:
+                    report.warning(
+                        (*path, pi),
+                        f"team {team.id!r} slot {slot!r}: {name!r} is not a member of the team",
+                    )
+            for wi, window in enumerate(spec.windows):
+                if window.start == window.end:
+                    report.error((*path, "windows", wi), "a slot window must not be empty")
+
+
+def _overrides(policy: PolicyFile, report: _Report) -> None:
+    people = {p.id for p in policy.people}
+    teams = {t.id: t for t in policy.teams}
+    for i, o in enumerate(policy.overrides):
+        team = teams.get(o.team)
+        if team is None:
+            report.error(("overrides", i, "team"), f"override: unknown team {o.team!r}")
+        elif team.rota is None or o.slot not in team.rota.slots:
+            report.error(("overrides", i, "slot"), f"override: team {o.team!r} has no slot {o.slot!r}")
+        if o.person not in people:
+            report.error(("overrides", i, "person"), f"override: unknown person {o.person!r}")
+        if o.end <= o.start:
+            report.error(("overrides", i, "end"), "override: end must be after start")
+    for i, t in enumerate(policy.time_off):
+        if t.person not in people:
+            report.error(("time_off", i, "person"), f"time off: unknown person {t.person!r}")
+        if t.end <= t.start:
+            report.error(("time_off", i, "end"), "time off: end must be after start")
+
+
+def _services(policy: PolicyFile, report: _Report) -> None:
+    teams = {t.id: t for t in policy.teams}
+    policies = {p.id for p in policy.escalation_policies}
+    for i, service in enumerate(policy.services):
+        team = teams.get(service.team)
+        if team is None:
+            report.error(("services", i, "team"), f"service {service.id!r}: unknown team {service.team!r}")
+        elif service.discipline and team.rota and service.discipline not in team.rota.slots:
+            report.error(
+                ("services", i, "discipline"),
+                f"service {service.id!r}: discipline {service.discipline!r} is not a slot of "
+                f"team {team.id!r} ({', '.join(team.rota.slots)}), so it has no primary",
+            )
+        if service.escalation_policy is None:
+            report.error(
+                ("services", i, "id"),
+                f"service {service.id!r} has no escalation_policy: its alerts would page nobody",
+            )
+        elif service.escalation_policy not in policies:
+            report.error(
+                ("services", i, "escalation_policy"),
+                f"service {service.id!r}: unknown escalation policy {service.escalation_policy!r}",
+            )
+        if not service.integrations:
+            report.warning(
+                ("services", i, "id"),
+                f"service {service.id!r} has no integration: no alert can reach it",
+            )
+        for gi, integration in enumerate(service.integrations):
+            if integration.mapping is not None and integration.type != "generic":
+                report.error(
+                    ("services", i, "integrations", gi, "mapping"),
+                    "mapping is only for integrations of type generic",
+                )
+
+
+def _policies(policy: PolicyFile, report: _Report) -> None:
+    people = {p.id for p in policy.people}
+    slots = {
+        f"{t.id}/{s}" for t in policy.teams if t.rota is not None for s in t.rota.slots
+    }
+    used = {s.escalation_policy for s in policy.services}
+    for pi, ep in enumerate(policy.escalation_policies):
+        if ep.id not in used:
+            report.warning(("escalation_policies", pi, "id"), f"escalation policy {ep.id!r} is not used by any service")
+        for si, step in enumerate(ep.steps):
+            for ti, target in enumerate(step.notify):
+                path: PathT = ("escalation_policies", pi, "steps", si, "notify", ti)
+                kind, _, ref = target.partition(":")
+                if kind == "person" and ref not in people:
+                    report.error(path, f"escalation policy {ep.id!r}: unknown person {ref!r}")
+                elif kind == "slot" and ref not in slots:
+                    report.error(path, f"escalation policy {ep.id!r}: unknown slot {ref!r}")
+            if step.wait <= timedelta(0):
+                report.error(("escalation_policies", pi, "steps", si, "wait"), "a step must wait more than 0s")
+
+
+def _step_people(policy: PolicyFile) -> dict[str, dict[str, list[timedelta]]]:
+    """policy id -> person -> the waits of the steps that can page that person."""
+    teams = {t.id: t for t in policy.teams}
+    teams_of: dict[str, set[str]] = defaultdict(set)
+    for s in policy.services:
+        if s.escalation_policy:
+            teams_of[s.escalation_policy].add(s.team)
+    out: dict[str, dict[str, list[timedelta]]] = {}
+    for ep in policy.escalation_policies:
+        waits: dict[str, list[timedelta]] = defaultdict(list)
+        for step in ep.steps:
+            reached: set[str] = set()
+            for target in step.notify:
+                kind, _, ref = target.partition(":")
+                if kind == "person":
+                    reached.add(ref)
+                elif kind == "slot":
+                    team_id, _, slot = ref.partition("/")
+                    team = teams.get(team_id)
+                    if team and team.rota and slot in team.rota.slots:
+                        reached.update(team.rota.slots[slot].people)
+                for team_id in teams_of[ep.id]:
+                    team = teams.get(team_id)
+                    if team is None:
+                        continue
+                    if target in LEVELS:
+                        reached.update(getattr(team.support, target))
+                    elif target in BASIC_TARGETS and team.rota:
+                        for spec in team.rota.slots.values():
+                            reached.update(spec.people)
+            for person in reached:
+                waits[person].append(step.wait)
+        out[ep.id] = waits
+    return out
+
+
+def _notification_delays(policy: PolicyFile, report: _Report) -> None:
+    waits: dict[str, list[timedelta]] = defaultdict(list)
+    for per_policy in _step_people(policy).values():
+        for person, person_waits in per_policy.items():
+            waits[person].extend(person_waits)
+    for i, person in enumerate(policy.people):
+        if person.id not in waits or person.notification_rules is None:
+            continue
+        longest = max(waits[person.id])
+        for ri, rule in enumerate(person.notification_rules):
+            if rule.after > timedelta(0) and rule.after >= longest:
+                report.warning(
+                    ("people", i, "notification_rules", ri, "after"),
+                    f"{person.id!r} is notified via {rule.via} after {format_duration(rule.after)}, "
+                    f"but every step that pages them moves on within {format_duration(longest)}: "
+                    "this notification can never arrive first",
+                )
+
+
+def criticality_rules(policy: PolicyFile) -> list[priority_rules.Rule]:
+    """The file's rules as the pure matcher's Rule objects."""
+    out = []
+    for r in policy.criticality_rules:
+        w = r.when
+        out.append(
+            priority_rules.Rule(
+                priority=r.priority,
+                service=frozenset(w.service) if w and w.service is not None else None,
+                severity=frozenset(w.severity) if w and w.severity is not None else None,
+                labels=dict(w.labels) if w and w.labels is not None else None,
+                channel=frozenset(w.channel) if w and w.channel is not None else None,
+                client_tier=frozenset(w.client_tier) if w and w.client_tier is not None else None,
+                words=frozenset(x.lower() for x in w.words) if w and w.words is not None else None,
+                min_affected_clients=w.min_affected_clients if w else None,
+            )
+        )
+    return out
+
+
+def _criticality(policy: PolicyFile, report: _Report) -> None:
+    services = {s.id for s in policy.services}
+    for i, rule in enumerate(policy.criticality_rules):
+        for name in (rule.when.service or []) if rule.when else []:
+            if name not in services:
+                report.error(("criticality_rules", i, "when", "service"), f"criticality rule: unknown service {name!r}")
+    for later, earlier in priority_rules.rule_shadowed(criticality_rules(policy)):
+        report.warning(
+            ("criticality_rules", later),
+            f"criticality rule {later + 1} can never match: rule {earlier + 1} (line "
+            f"{report.lines.of(('criticality_rules', earlier))}) always matches first",
+        )
+    rules = policy.criticality_rules
+    if rules and rules[-1].when is not None:
+        report.warning(
+            ("criticality_rules", len(rules) - 1),
+            "the last criticality rule has conditions: add a default rule ({priority: P3}); "
+            "until then P3 is used when nothing matches",
+        )

@@ -1,0 +1,368 @@
+"""The policy file, version 1 (SPEC §6.1), as strict Pydantic models: unknown keys are errors,
+strings must be strings, and every value is checked for its form (durations, zones, E.164)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+
+from onduty.durations import parse_duration
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+LEVELS = ("L1", "L2", "L3")
+PRIORITIES = ("P1", "P2", "P3", "P4")
+INTEGRATION_TYPES = ("alertmanager", "gcp", "grafana", "generic", "pagerduty")
+CONTACT_TYPES = ("email", "sms", "voice", "slack", "webhook")
+BASIC_TARGETS = ("primary", "secondary", "L1", "L2", "L3", "team")
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_TARGET = re.compile(r"^(primary|secondary|L1|L2|L3|team|person:[^\s/]+|slot:[^\s/]+/[^\s/]+)$")
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid id (lower-case letters, digits, '-' and '_', max 64)"
+        )
+    return value
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/London)") from None
+    if value not in available_timezones() and value != "UTC":
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/London)")
+    return value
+
+
+def _e164(value: str) -> str:
+    if not _E164.match(value):
+        raise ValueError(f"{value!r} is not an E.164 phone number (e.g. \"+15550100001\")")
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"{value!r} is not an e-mail address")
+    return value
+
+
+def _hhmm(value: str) -> str:
+    if not _HHMM.match(value):
+        raise ValueError(f"{value!r} is not a time of day as HH:MM (e.g. \"09:00\")")
+    return value
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    return parse_duration(value)
+
+
+def _weekday(value: str) -> str:
+    if value not in WEEKDAYS:
+        raise ValueError(f"{value!r} is not a weekday (one of {', '.join(WEEKDAYS)})")
+    return value
+
+
+def _target(value: str) -> str:
+    if not _TARGET.match(value):
+        raise ValueError(
+            f"{value!r} is not a target (primary, secondary, L1, L2, L3, team, "
+            "person:<id>, slot:<team>/<slot>)"
+        )
+    return value
+
+
+def _date(value: Any) -> Any:
+    # YAML gives a date for an unquoted 2026-11-30; accept the quoted spelling too.
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date as YYYY-MM-DD") from None
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise ValueError(f"{value!r} is not a date as YYYY-MM-DD")
+    return value
+
+
+def _instant(value: Any) -> Any:
+    # Local wall-clock ("2026-12-02T18:00", read in the team's zone) or with an offset.
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not a date and time as YYYY-MM-DDTHH:MM")
+
+
+Slug = Annotated[StrictStr, AfterValidator(_slug)]
+Zone = Annotated[StrictStr, AfterValidator(_zone)]
+Phone = Annotated[StrictStr, AfterValidator(_e164)]
+Email = Annotated[StrictStr, AfterValidator(_email)]
+HHMM = Annotated[StrictStr, AfterValidator(_hhmm)]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Weekday = Annotated[StrictStr, AfterValidator(_weekday)]
+Target = Annotated[StrictStr, AfterValidator(_target)]
+Day = Annotated[date, BeforeValidator(_date)]
+Instant = Annotated[datetime, BeforeValidator(_instant)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorkingHours(Strict):
+    days: list[Weekday] = Field(min_length=1)
+    start: HHMM
+    end: HHMM
+
+    @model_validator(mode="after")
+    def _order(self) -> WorkingHours:
+        if len(set(self.days)) != len(self.days):
+            raise ValueError("working_hours.days lists a day twice")
+        if self.end <= self.start:
+            raise ValueError(f"working hours end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+DEFAULT_WORKING_HOURS = WorkingHours(
+    days=["mon", "tue", "wed", "thu", "fri"], start="09:00", end="18:00"
+)
+
+
+class OrganizationIn(Strict):
+    name: StrictStr = Field(min_length=1)
+    timezone: Zone = "UTC"
+    ack_timeout: Duration = timedelta(minutes=5)
+    working_hours: WorkingHours = DEFAULT_WORKING_HOURS
+
+
+class ContactMethodIn(Strict):
+    id: Slug
+    type: Literal["email", "sms", "voice", "slack", "webhook"]
+    address: StrictStr | None = None  # e-mail address, phone number or Slack member id
+    url: StrictStr | None = None  # webhook only
+    secret: StrictStr | None = None  # webhook only: HMAC key for X-Onduty-Signature
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> ContactMethodIn:
+        if self.type == "webhook":
+            if not self.url or not re.match(r"^https?://", self.url):
+                raise ValueError("a webhook contact method needs url: http(s)://…")
+        else:
+            if self.url is not None or self.secret is not None:
+                raise ValueError(f"url and secret are only for webhook, not {self.type}")
+            if not self.address:
+                raise ValueError(f"a {self.type} contact method needs address")
+            if self.type in ("sms", "voice"):
+                _e164(self.address)
+            elif self.type == "email":
+                _email(self.address)
+        return self
+
+
+class NotificationRuleIn(Strict):
+    after: Duration
+    via: StrictStr  # a contact method type (email, sms, …) or a contact method id
+
+
+class PersonIn(Strict):
+    id: Slug
+    name: StrictStr = Field(min_length=1)
+    email: Email | None = None
+    phone: Phone | None = None
+    slack: StrictStr | None = None
+    timezone: Zone | None = None
+    discipline: StrictStr | None = None
+    contact_methods: list[ContactMethodIn] = []
+    notification_rules: list[NotificationRuleIn] | None = None
+
+
+class WindowIn(Strict):
+    days: list[Weekday] = Field(min_length=1)
+    start: HHMM
+    end: HHMM
+
+
+class SlotIn(Strict):
+    people: list[StrictStr]
+    windows: list[WindowIn] = []
+
+
+def _slot(value: Any) -> Any:
+    # SPEC's short form is a plain list of people; the long form adds windows.
+    return {"people": value} if isinstance(value, list) else value
+
+
+class HandoffIn(Strict):
+    day: Weekday
+    time: HHMM
+
+
+class RotaIn(Strict):
+    timezone: Zone | None = None
+    handoff: HandoffIn
+    start: Day
+    length: Duration = timedelta(days=7)
+    max_consecutive: StrictInt | None = Field(default=None, ge=1)
+    slots: dict[StrictStr, Annotated[SlotIn, BeforeValidator(_slot)]] = Field(min_length=1)
+
+    @field_validator("length")
+    @classmethod
+    def _whole_days(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() <= 0 or value.total_seconds() % 86400:
+            raise ValueError("rota length must be a whole number of days (e.g. 1d, 7d, 2w)")
+        return value
+
+
+class SupportIn(Strict):
+    L1: list[StrictStr] = []
+    L2: list[StrictStr] = []
+    L3: list[StrictStr] = []
+
+
+class TeamIn(Strict):
+    id: Slug
+    name: StrictStr = Field(min_length=1)
+    members: list[StrictStr] = []
+    support: SupportIn = SupportIn()
+    rota: RotaIn | None = None
+
+
+class OverrideIn(Strict):
+    team: StrictStr
+    slot: StrictStr
+    person: StrictStr
+    start: Instant
+    end: Instant
+    reason: StrictStr | None = None
+
+
+class TimeOffIn(Strict):
+    person: StrictStr
+    start: Instant
+    end: Instant
+    reason: StrictStr | None = None
+
+
+class IntegrationIn(Strict):
+    id: Slug
+    type: Literal["alertmanager", "gcp", "grafana", "generic", "pagerduty"]
+    key: StrictStr | None = None
+    mapping: dict[StrictStr, Any] | None = None  # generic only: dotted paths per field
+    rate_limit: StrictInt | None = Field(default=None, ge=1)
+    auto_resolve: StrictBool = True
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value is not None and not _KEY.match(value):
+            raise ValueError("key must be 16–64 letters, digits, '-' or '_'")
+        return value
+
+
+class ServiceIn(Strict):
+    id: Slug
+    name: StrictStr = Field(min_length=1)
+    team: StrictStr
+    discipline: StrictStr | None = None
+    escalation_policy: StrictStr | None = None
+    integrations: list[IntegrationIn] = []
+
+
+class StepIn(Strict):
+    notify: list[Target] = Field(min_length=1)
+    wait: Duration
+
+
+class EscalationPolicyIn(Strict):
+    id: Slug
+    name: StrictStr | None = None
+    repeat: StrictInt = Field(default=0, ge=0, le=9)
+    steps: list[StepIn] = Field(min_length=1)
+
+
+class PriorityIn(Strict):
+    page: Literal["always", "working_hours"] = "always"
+    backlog: StrictBool = False
+    status_page: StrictBool = False
+    postmortem: StrictBool = False
+    update_every: Duration | None = None
+    resolve_within: Duration | None = None
+
+
+DEFAULT_PRIORITIES: dict[str, PriorityIn] = {
+    "P1": PriorityIn(
+        page="always",
+        status_page=True,
+        postmortem=True,
+        update_every=timedelta(hours=1),
+        resolve_within=timedelta(hours=4),
+    ),
+    "P2": PriorityIn(
+        page="always",
+        status_page=True,
+        postmortem=True,
+        update_every=timedelta(hours=1),
+        resolve_within=timedelta(days=1),
+    ),
+    "P3": PriorityIn(page="working_hours", backlog=True, resolve_within=timedelta(days=3)),
+    "P4": PriorityIn(page="working_hours", backlog=True, resolve_within=timedelta(days=14)),
+}
+
+
+class RuleWhenIn(Strict):
+    service: list[StrictStr] | None = None
+    severity: list[Literal["critical", "error", "warning", "info"]] | None = None
+    labels: dict[StrictStr, StrictStr] | None = None
+    channel: list[StrictStr] | None = None
+    client_tier: list[StrictStr] | None = None
+    words: list[StrictStr] | None = None
+    min_affected_clients: StrictInt | None = Field(default=None, ge=1)
+
+
+class CriticalityRuleIn(Strict):
+    when: RuleWhenIn | None = None
+    priority: Literal["P1", "P2", "P3", "P4"]
+
+
+class PolicyFile(Strict):
+    version: Literal[1]
+    organization: OrganizationIn
+    people: list[PersonIn] = []
+    teams: list[TeamIn] = []
+    overrides: list[OverrideIn] = []
+    time_off: list[TimeOffIn] = []
+    services: list[ServiceIn] = []
+    escalation_policies: list[EscalationPolicyIn] = []
+    priorities: dict[Literal["P1", "P2", "P3", "P4"], PriorityIn] = {}
+    criticality_rules: list[CriticalityRuleIn] = []
+
+
+def hhmm_to_time(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))

@@ -1,0 +1,47 @@
+"""The app factory: the single place where settings, clock, database and routers meet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from onduty import __version__
+from onduty.clock import Clock, SystemClock
+from onduty.config import Settings
+from onduty.db import make_engine, make_session_factory
+from onduty.web import errors
+from onduty.web.api import admin, health
+from onduty.web.ui import pages
+
+HERE = Path(__file__).parent
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+) -> FastAPI:
+    """Build the application. Tests pass their own clock and engine; nothing is global."""
+    app = FastAPI(
+        title="onduty",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    app.state.engine = engine or make_engine(settings.database_url)
+    app.state.session_factory = session_factory or make_session_factory(app.state.engine)
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(admin.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return app

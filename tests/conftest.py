@@ -1,0 +1,105 @@
+"""Shared fixtures: a migrated database per test (SQLite file or PostgreSQL, chosen by
+ONDUTY_TEST_DB), a FakeClock, settings, and an app with a TestClient."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from onduty.clock import FakeClock
+from onduty.config import Settings
+from onduty.db import make_engine, make_session_factory, migrate
+from onduty.models import Base
+
+BACKEND = os.environ.get("ONDUTY_TEST_DB", "sqlite")
+PG_ADMIN_URL = os.environ.get("ONDUTY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_SECRET = "test-secret-key-0123456789abcdef"
+
+
+def pytest_report_header() -> str:
+    return f"onduty database backend: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database made once per run: a SQLite file to copy, or a PostgreSQL database."""
+    if BACKEND == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        migrate(f"sqlite:///{path}")
+        yield str(path)
+        return
+    name = f"onduty_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(_template: str, tmp_path: Path) -> str:
+    """A fresh, migrated, empty database for this test."""
+    if BACKEND == "sqlite":
+        target = tmp_path / "onduty.db"
+        shutil.copy(_template, target)
+        return f"sqlite:///{target}"
+    engine = make_engine(_template)
+    try:
+        with engine.begin() as conn:
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+    return _template
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as s:
+        yield s
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, secret_key=TEST_SECRET, base_url="http://onduty.test")
+
+
+@pytest.fixture
+def client(
+    settings: Settings, clock: FakeClock, engine: Engine, session_factory: sessionmaker[Session]
+) -> Iterator[TestClient]:
+    from onduty.web.app import create_app
+
+    app = create_app(settings, clock=clock, engine=engine, session_factory=session_factory)
+    with TestClient(app) as c:
+        yield c
