@@ -21,7 +21,9 @@ from onduty.db import make_engine, make_session_factory, migrate
 from onduty.models import Base
 
 BACKEND = os.environ.get("ONDUTY_TEST_DB", "sqlite")
-PG_ADMIN_URL = os.environ.get("ONDUTY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "ONDUTY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 TEST_SECRET = "test-secret-key-0123456789abcdef"
 
 

@@ -214,8 +214,13 @@ def integrations_list(
         sys.stdout.write(
             json.dumps(
                 [
-                    {"service": r.service, "integration": r.integration, "type": r.type,
-                     "key": r.key, "url": r.url}
+                    {
+                        "service": r.service,
+                        "integration": r.integration,
+                        "type": r.type,
+                        "key": r.key,
+                        "url": r.url,
+                    }
                     for r in rows
                 ],
                 indent=2,
@@ -235,15 +240,17 @@ def integrations_list(
 @app.command()
 @friendly
 def serve(
-    demo: Annotated[bool, typer.Option(help="Migrate, load the Acme demo and make a login.")] = False,
+    demo: Annotated[
+        bool, typer.Option(help="Migrate, load the Acme demo and make a login.")
+    ] = False,
     host: str = "127.0.0.1",
     port: int = 8000,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Serve the API and the web UI."""
-    import uvicorn  # noqa: PLC0415 - only this command needs the server
+    import uvicorn
 
-    from onduty.web.app import create_app  # noqa: PLC0415
+    from onduty.web.app import create_app
 
     extra: dict[str, Any] = {"demo": True} if demo else {}
     if demo:

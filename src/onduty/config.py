@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from onduty.durations import parse_duration
 
-DEMO_SECRET = "onduty-demo-secret-change-me"  # noqa: S105 - a known placeholder, refused outside --demo
+DEMO_SECRET = "onduty-demo-secret-change-me"
 
 
 class Settings(BaseSettings):

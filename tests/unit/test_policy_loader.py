@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.policy_cases import EXAMPLE
 
 from onduty.policy import PolicyError, load_file, parse_text
-from tests.policy_cases import EXAMPLE
 
 BROKEN = """\
 version: 1
@@ -73,9 +73,8 @@ def test_every_error_is_reported_at_once_with_its_line() -> None:
 
 def test_invalid_yaml_is_one_line_with_its_line_number() -> None:
     got = messages("version: 1\norganization:\n  name: [unclosed\n")
-    assert len(got) == 1 and got[0].startswith("p.yaml:4: invalid YAML") or got[0].startswith(
-        "p.yaml:3: invalid YAML"
-    ), got
+    assert len(got) == 1, got
+    assert got[0].split(": invalid YAML")[0] in ("p.yaml:3", "p.yaml:4"), got
 
 
 def test_duplicate_keys_are_errors() -> None:
@@ -116,7 +115,8 @@ def test_the_example_policy_loads() -> None:
 def test_slot_long_form_with_windows() -> None:
     text = EXAMPLE.read_text().replace(
         "frontend: [asha, neha]",
-        'frontend: {people: [asha, neha], windows: [{days: [mon, tue], start: "09:00", end: "19:00"}]}',
+        "frontend: {people: [asha, neha], "
+        'windows: [{days: [mon, tue], start: "09:00", end: "19:00"}]}',
     )
     policy, _ = parse_text(text)
     assert policy.teams[0].rota is not None

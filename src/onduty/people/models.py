@@ -93,7 +93,9 @@ class Team(Base):
 class TeamMember(Base):
     __tablename__ = "team_member"
 
-    team_id: Mapped[str] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[str] = mapped_column(
+        ForeignKey("team.id", ondelete="CASCADE"), primary_key=True
+    )
     person_id: Mapped[str] = mapped_column(
         ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
     )
@@ -105,7 +107,9 @@ class SupportLevel(Base):
 
     __tablename__ = "support_level"
 
-    team_id: Mapped[str] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[str] = mapped_column(
+        ForeignKey("team.id", ondelete="CASCADE"), primary_key=True
+    )
     level: Mapped[str] = mapped_column(String(2), primary_key=True)
     person_id: Mapped[str] = mapped_column(
         ForeignKey("person.id", ondelete="CASCADE"), primary_key=True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import date
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -71,9 +72,7 @@ def apply_policy(
 
 def _keep_integration_keys(session: Session, want: State, new_key: Callable[[], str]) -> None:
     # A key the file omits is kept if the integration exists, else generated once.
-    existing = {
-        (g.service_id, g.name): g.key for g in session.scalars(select(m.Integration))
-    }
+    existing = {(g.service_id, g.name): g.key for g in session.scalars(select(m.Integration))}
     for service_id, rec in want.services.items():
         for g in rec["integrations"]:
             if g[2] is None:
@@ -144,9 +143,7 @@ def _write_team(session: Session, ident: str, rec: Record) -> None:
     team.members[:] = []
     team.support[:] = []
     session.flush()
-    team.members.extend(
-        m.TeamMember(person_id=p, position=i) for i, p in enumerate(rec["members"])
-    )
+    team.members.extend(m.TeamMember(person_id=p, position=i) for i, p in enumerate(rec["members"]))
     for level, names in rec["support"].items():
         team.support.extend(
             m.SupportLevel(level=level, person_id=p, position=i) for i, p in enumerate(names)
@@ -168,7 +165,7 @@ def _write_team(session: Session, ident: str, rec: Record) -> None:
     rota.max_consecutive = rota_rec["max_consecutive"]
     by_name = {s.name: s for s in rota.slots}
     slots = []
-    for position, (name, people, windows) in enumerate(rota_rec["slots"]):
+    for position, (name, _people, windows) in enumerate(rota_rec["slots"]):
         slot = by_name.get(name) or m.RotaSlot(name=name)
         slot.position, slot.windows = position, windows
         slot.people[:] = []
@@ -226,8 +223,14 @@ def _sync_windows(session: Session, want: State, have: State, changes: list[str]
         team, slot, person, start, end, reason = row
         session.add(
             m.Override(
-                team_id=team, slot=slot, person_id=person, start=start, end=end,
-                reason=reason, managed=True, created_by="policy",
+                team_id=team,
+                slot=slot,
+                person_id=person,
+                start=start,
+                end=end,
+                reason=reason,
+                managed=True,
+                created_by="policy",
             )
         )
         changes.append(f"created override {team}/{slot} {person} {start:%Y-%m-%d %H:%M}Z")

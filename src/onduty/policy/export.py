@@ -98,8 +98,9 @@ def export_policy(session: Session) -> dict[str, Any]:
         "working_start": "09:00",
         "working_end": "18:00",
     }
-    zones = {t: r["rota"]["timezone"] for t, r in state.teams.items() if r["rota"]}
-    people_zones = {p: r["timezone"] or org["timezone"] for p, r in state.people.items()}
+    org_zone: str = org["timezone"]
+    zones: dict[str, str] = {t: r["rota"]["timezone"] for t, r in state.teams.items() if r["rota"]}
+    people_zones: dict[str, str] = {p: r["timezone"] or org_zone for p, r in state.people.items()}
     doc: dict[str, Any] = {
         "version": 1,
         "organization": {
@@ -119,8 +120,8 @@ def export_policy(session: Session) -> dict[str, Any]:
                 "team": team,
                 "slot": slot,
                 "person": person,
-                "start": instant_text(start, zones.get(team, org["timezone"])),
-                "end": instant_text(end, zones.get(team, org["timezone"])),
+                "start": instant_text(start, zones.get(team, org_zone)),
+                "end": instant_text(end, zones.get(team, org_zone)),
                 **({"reason": reason} if reason else {}),
             }
             for team, slot, person, start, end, reason in sorted(state.overrides, key=str)
@@ -128,8 +129,8 @@ def export_policy(session: Session) -> dict[str, Any]:
         "time_off": [
             {
                 "person": person,
-                "start": instant_text(start, people_zones.get(person, org["timezone"])),
-                "end": instant_text(end, people_zones.get(person, org["timezone"])),
+                "start": instant_text(start, people_zones.get(person, org_zone)),
+                "end": instant_text(end, people_zones.get(person, org_zone)),
                 **({"reason": reason} if reason else {}),
             }
             for person, start, end, reason in sorted(state.time_off, key=str)
@@ -149,7 +150,9 @@ def export_policy(session: Session) -> dict[str, Any]:
         ],
         "priorities": {name: _priority(r) for name, r in state.priorities.items()},
         "criticality_rules": [
-            {"when": r["when"], "priority": r["priority"]} if r["when"] else {"priority": r["priority"]}
+            {"when": r["when"], "priority": r["priority"]}
+            if r["when"]
+            else {"priority": r["priority"]}
             for r in state.criticality_rules
         ],
     }

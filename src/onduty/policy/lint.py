@@ -44,7 +44,10 @@ def _dupes(items: Iterable[tuple[str, PathT]], what: str, report: _Report) -> No
     seen: dict[str, PathT] = {}
     for ident, path in items:
         if ident in seen:
-            report.error(path, f"duplicate {what} id {ident!r} (first at line {report.lines.of(seen[ident])})")
+            report.error(
+                path,
+                f"duplicate {what} id {ident!r} (first at line {report.lines.of(seen[ident])})",
+            )
         else:
             seen[ident] = path
 
@@ -52,15 +55,23 @@ def _dupes(items: Iterable[tuple[str, PathT]], what: str, report: _Report) -> No
 def _duplicates(policy: PolicyFile, report: _Report) -> None:
     _dupes(((p.id, ("people", i, "id")) for i, p in enumerate(policy.people)), "person", report)
     _dupes(((t.id, ("teams", i, "id")) for i, t in enumerate(policy.teams)), "team", report)
-    _dupes(((s.id, ("services", i, "id")) for i, s in enumerate(policy.services)), "service", report)
     _dupes(
-        ((p.id, ("escalation_policies", i, "id")) for i, p in enumerate(policy.escalation_policies)),
+        ((s.id, ("services", i, "id")) for i, s in enumerate(policy.services)), "service", report
+    )
+    _dupes(
+        (
+            (p.id, ("escalation_policies", i, "id"))
+            for i, p in enumerate(policy.escalation_policies)
+        ),
         "escalation policy",
         report,
     )
     for si, service in enumerate(policy.services):
         _dupes(
-            ((g.id, ("services", si, "integrations", gi, "id")) for gi, g in enumerate(service.integrations)),
+            (
+                (g.id, ("services", si, "integrations", gi, "id"))
+                for gi, g in enumerate(service.integrations)
+            ),
             f"integration (in service {service.id!r})",
             report,
         )
@@ -101,7 +112,9 @@ def _teams(policy: PolicyFile, report: _Report) -> None:
     for ti, team in enumerate(policy.teams):
         for mi, member in enumerate(team.members):
             if member not in people:
-                report.error(("teams", ti, "members", mi), f"team {team.id!r}: unknown person {member!r}")
+                report.error(
+                    ("teams", ti, "members", mi), f"team {team.id!r}: unknown person {member!r}"
+                )
         for level in LEVELS:
             names = getattr(team.support, level)
             if not names:
@@ -129,7 +142,9 @@ def _teams(policy: PolicyFile, report: _Report) -> None:
                 report.error(path, f"team {team.id!r}: slot {slot!r} has nobody in it")
             for pi, name in enumerate(spec.people):
                 if name not in people:
-                    report.error((*path, pi), f"team {team.id!r} slot {slot!r}: unknown person {name!r}")
+                    report.error(
+                        (*path, pi), f"team {team.id!r} slot {slot!r}: unknown person {name!r}"
+                    )
                 elif team.members and name not in team.members:
                     report.warning(
                         (*path, pi),
@@ -148,7 +163,9 @@ def _overrides(policy: PolicyFile, report: _Report) -> None:
         if team is None:
             report.error(("overrides", i, "team"), f"override: unknown team {o.team!r}")
         elif team.rota is None or o.slot not in team.rota.slots:
-            report.error(("overrides", i, "slot"), f"override: team {o.team!r} has no slot {o.slot!r}")
+            report.error(
+                ("overrides", i, "slot"), f"override: team {o.team!r} has no slot {o.slot!r}"
+            )
         if o.person not in people:
             report.error(("overrides", i, "person"), f"override: unknown person {o.person!r}")
         if o.end <= o.start:
@@ -166,7 +183,9 @@ def _services(policy: PolicyFile, report: _Report) -> None:
     for i, service in enumerate(policy.services):
         team = teams.get(service.team)
         if team is None:
-            report.error(("services", i, "team"), f"service {service.id!r}: unknown team {service.team!r}")
+            report.error(
+                ("services", i, "team"), f"service {service.id!r}: unknown team {service.team!r}"
+            )
         elif service.discipline and team.rota and service.discipline not in team.rota.slots:
             report.error(
                 ("services", i, "discipline"),
@@ -198,13 +217,14 @@ def _services(policy: PolicyFile, report: _Report) -> None:
 
 def _policies(policy: PolicyFile, report: _Report) -> None:
     people = {p.id for p in policy.people}
-    slots = {
-        f"{t.id}/{s}" for t in policy.teams if t.rota is not None for s in t.rota.slots
-    }
+    slots = {f"{t.id}/{s}" for t in policy.teams if t.rota is not None for s in t.rota.slots}
     used = {s.escalation_policy for s in policy.services}
     for pi, ep in enumerate(policy.escalation_policies):
         if ep.id not in used:
-            report.warning(("escalation_policies", pi, "id"), f"escalation policy {ep.id!r} is not used by any service")
+            report.warning(
+                ("escalation_policies", pi, "id"),
+                f"escalation policy {ep.id!r} is not used by any service",
+            )
         for si, step in enumerate(ep.steps):
             for ti, target in enumerate(step.notify):
                 path: PathT = ("escalation_policies", pi, "steps", si, "notify", ti)
@@ -214,7 +234,10 @@ def _policies(policy: PolicyFile, report: _Report) -> None:
                 elif kind == "slot" and ref not in slots:
                     report.error(path, f"escalation policy {ep.id!r}: unknown slot {ref!r}")
             if step.wait <= timedelta(0):
-                report.error(("escalation_policies", pi, "steps", si, "wait"), "a step must wait more than 0s")
+                report.error(
+                    ("escalation_policies", pi, "steps", si, "wait"),
+                    "a step must wait more than 0s",
+                )
 
 
 def _step_people(policy: PolicyFile) -> dict[str, dict[str, list[timedelta]]]:
@@ -256,8 +279,8 @@ def _step_people(policy: PolicyFile) -> dict[str, dict[str, list[timedelta]]]:
 def _notification_delays(policy: PolicyFile, report: _Report) -> None:
     waits: dict[str, list[timedelta]] = defaultdict(list)
     for per_policy in _step_people(policy).values():
-        for person, person_waits in per_policy.items():
-            waits[person].extend(person_waits)
+        for person_id, person_waits in per_policy.items():
+            waits[person_id].extend(person_waits)
     for i, person in enumerate(policy.people):
         if person.id not in waits or person.notification_rules is None:
             continue
@@ -266,9 +289,9 @@ def _notification_delays(policy: PolicyFile, report: _Report) -> None:
             if rule.after > timedelta(0) and rule.after >= longest:
                 report.warning(
                     ("people", i, "notification_rules", ri, "after"),
-                    f"{person.id!r} is notified via {rule.via} after {format_duration(rule.after)}, "
-                    f"but every step that pages them moves on within {format_duration(longest)}: "
-                    "this notification can never arrive first",
+                    f"{person.id!r} is notified via {rule.via} after "
+                    f"{format_duration(rule.after)}, but every step that pages them moves on "
+                    f"within {format_duration(longest)}: this notification can never arrive first",
                 )
 
 
@@ -297,7 +320,10 @@ def _criticality(policy: PolicyFile, report: _Report) -> None:
     for i, rule in enumerate(policy.criticality_rules):
         for name in (rule.when.service or []) if rule.when else []:
             if name not in services:
-                report.error(("criticality_rules", i, "when", "service"), f"criticality rule: unknown service {name!r}")
+                report.error(
+                    ("criticality_rules", i, "when", "service"),
+                    f"criticality rule: unknown service {name!r}",
+                )
     for later, earlier in priority_rules.rule_shadowed(criticality_rules(policy)):
         report.warning(
             ("criticality_rules", later),

@@ -58,7 +58,7 @@ def _zone(value: str) -> str:
 
 def _e164(value: str) -> str:
     if not _E164.match(value):
-        raise ValueError(f"{value!r} is not an E.164 phone number (e.g. \"+15550100001\")")
+        raise ValueError(f'{value!r} is not an E.164 phone number (e.g. "+15550100001")')
     return value
 
 
@@ -70,7 +70,7 @@ def _email(value: str) -> str:
 
 def _hhmm(value: str) -> str:
     if not _HHMM.match(value):
-        raise ValueError(f"{value!r} is not a time of day as HH:MM (e.g. \"09:00\")")
+        raise ValueError(f'{value!r} is not a time of day as HH:MM (e.g. "09:00")')
     return value
 
 

@@ -18,7 +18,7 @@ from onduty.policy.derive import (
     team_zone,
     to_utc,
 )
-from onduty.policy.schema import DEFAULT_PRIORITIES, PolicyFile
+from onduty.policy.schema import DEFAULT_PRIORITIES, PolicyFile, PriorityIn
 
 Record = dict[str, Any]
 
@@ -103,7 +103,9 @@ def from_policy(policy: PolicyFile) -> State:
                 for g in s.integrations
             ],
         }
-    priorities = {**DEFAULT_PRIORITIES, **policy.priorities}
+    priorities: dict[str, PriorityIn] = {**DEFAULT_PRIORITIES}
+    for level, given in policy.priorities.items():
+        priorities[level] = given
     for name, pr in sorted(priorities.items()):
         state.priorities[name] = {
             "page": pr.page,
@@ -178,7 +180,8 @@ def from_database(session: Session, *, managed_only: bool) -> State:
             "name": t.name,
             "members": [mb.person_id for mb in t.members],
             "support": {
-                lvl: [s.person_id for s in t.support if s.level == lvl] for lvl in ("L1", "L2", "L3")
+                lvl: [s.person_id for s in t.support if s.level == lvl]
+                for lvl in ("L1", "L2", "L3")
             },
             "rota": None
             if rota is None
@@ -237,6 +240,6 @@ def from_database(session: Session, *, managed_only: bool) -> State:
 
 def instant_text(value: datetime, zone: str) -> str:
     """An instant as local ISO time with its offset, exact even inside a DST fold."""
-    from zoneinfo import ZoneInfo  # noqa: PLC0415
+    from zoneinfo import ZoneInfo
 
     return value.astimezone(ZoneInfo(zone)).isoformat(timespec="minutes")

@@ -14,7 +14,9 @@ from onduty.db.base import Base, UTCDateTime
 class Rota(Base):
     __tablename__ = "rota"
 
-    team_id: Mapped[str] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[str] = mapped_column(
+        ForeignKey("team.id", ondelete="CASCADE"), primary_key=True
+    )
     timezone: Mapped[str] = mapped_column(String(64))
     handoff_day: Mapped[str] = mapped_column(String(3))
     handoff_time: Mapped[str] = mapped_column(String(5))

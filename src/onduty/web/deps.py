@@ -57,7 +57,9 @@ def require(role: str) -> Callable[..., Caller]:
         if row is None:
             raise Unauthenticated("the token is unknown or revoked", "authorization")
         if not auth_service.role_allows(row.role, role):
-            raise Forbidden(f"this needs the {role} role; the token has {row.role}", "authorization")
+            raise Forbidden(
+                f"this needs the {role} role; the token has {row.role}", "authorization"
+            )
         return Caller(role=row.role, person_id=row.person_id, token_id=row.id)
 
     return check
