@@ -711,3 +711,10 @@ def test_generic_alerts_path_must_be_an_array() -> None:
 )
 def test_severity_spellings(given: object, expected: str | None) -> None:
     assert normalise_severity(given) == expected
+
+
+def test_parse_by_integration_type() -> None:
+    from onduty.intake import parse
+
+    body = (PAYLOADS / "gcp_1_2_open.json").read_bytes()
+    assert parse("gcp", body, {}) == PARSERS["gcp"](body, {})
