@@ -10,7 +10,16 @@ from tests.policy_cases import example
 from onduty.auth import service as auth_service
 from onduty.clock import FakeClock
 
-PUBLIC = {"/healthz", "/readyz", "/", "/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect"}
+PUBLIC = {
+    "/healthz",
+    "/readyz",
+    "/",
+    "/api/openapi.json",
+    "/api/docs",
+    "/api/docs/oauth2-redirect",
+    # A signed secret URL: the token in its query string is the credential (checked below).
+    "/ical/{kind}/{ident}.ics",
+}
 
 
 def token(session_factory: sessionmaker[Session], clock: FakeClock, role: str) -> str:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from onduty.durations import format_duration
 from onduty.incidents import priority as priority_rules
+from onduty.policy import coverage
 from onduty.policy.derive import contact_methods, rule_targets
 from onduty.policy.loader import Lines, PathT, Problem
 from onduty.policy.schema import BASIC_TARGETS, LEVELS, PolicyFile
@@ -37,6 +38,7 @@ def lint(policy: PolicyFile, lines: Lines, *, now: datetime) -> list[Problem]:
     _policies(policy, report)
     _notification_delays(policy, report)
     _criticality(policy, report)
+    coverage.check(policy, report.error, report.warning, now=now)
     return sorted(report.problems, key=lambda p: (p.line, p.message))
 
 

@@ -14,7 +14,7 @@ from onduty.clock import Clock, SystemClock
 from onduty.config import Settings
 from onduty.db import make_engine, make_session_factory
 from onduty.web import errors
-from onduty.web.api import admin, health
+from onduty.web.api import admin, health, schedules
 from onduty.web.ui import pages
 
 HERE = Path(__file__).parent
@@ -42,6 +42,8 @@ def create_app(
     errors.install(app)
     app.include_router(health.router)
     app.include_router(admin.router)
+    app.include_router(schedules.router)
+    app.include_router(schedules.feeds)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

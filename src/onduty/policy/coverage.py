@@ -1,0 +1,160 @@
+"""Lint checks that need the rota arithmetic: gaps in the next weeks (e.g. through time off), a
+person on call in two teams at once, and more consecutive shifts than a team allows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from onduty.policy.derive import person_zone, team_zone, to_utc
+from onduty.policy.loader import PathT
+from onduty.policy.schema import PolicyFile
+from onduty.schedules import rotation
+from onduty.schedules.spec import WEEKDAYS, hhmm, window
+
+HORIZON = timedelta(weeks=8)
+Say = Callable[[PathT, str], None]
+
+
+def specs(policy: PolicyFile) -> dict[str, rotation.RotaSpec]:
+    """Each team's rota as the arithmetic's RotaSpec."""
+    out = {}
+    for team in policy.teams:
+        if team.rota is None:
+            continue
+        out[team.id] = rotation.RotaSpec(
+            timezone=team_zone(policy, team),
+            handoff_weekday=WEEKDAYS.index(team.rota.handoff.day),
+            handoff_time=hhmm(team.rota.handoff.time),
+            start=team.rota.start,
+            length=team.rota.length,
+            slots=tuple(
+                rotation.SlotSpec(
+                    name=name,
+                    people=tuple(slot.people),
+                    windows=tuple(window(list(w.days), w.start, w.end) for w in slot.windows),
+                )
+                for name, slot in team.rota.slots.items()
+            ),
+        )
+    return out
+
+
+def check(policy: PolicyFile, error: Say, warning: Say, *, now: datetime) -> None:
+    """Report coverage problems in [now, now + 8 weeks). Skips teams that earlier checks flag."""
+    known = {p.id for p in policy.people}
+    people = {p.id: p for p in policy.people}
+    start, end = now, now + HORIZON
+    time_off = tuple(
+        rotation.TimeOff(
+            person=t.person,
+            start=to_utc(t.start, person_zone(policy, people.get(t.person))),
+            end=to_utc(t.end, person_zone(policy, people.get(t.person))),
+        )
+        for t in policy.time_off
+        if t.end > t.start
+    )
+    busy: list[tuple[str, str, rotation.Shift]] = []  # (team index path, team id, shift)
+    for ti, team in enumerate(policy.teams):
+        if team.rota is None or any(
+            not s.people or set(s.people) - known for s in team.rota.slots.values()
+        ):
+            continue  # already an error; the arithmetic would only repeat it
+        spec = specs(policy)[team.id]
+        zone = spec.timezone
+        overrides = tuple(
+            rotation.Override(
+                slot=o.slot, person=o.person, start=to_utc(o.start, zone), end=to_utc(o.end, zone)
+            )
+            for o in policy.overrides
+            if o.team == team.id and o.slot in team.rota.slots and o.end > o.start
+        )
+        for name, slot in team.rota.slots.items():
+            shifts = rotation.shifts(spec, name, start, end, overrides, time_off)
+            path: PathT = ("teams", ti, "rota", "slots", name)
+            gap = next((s for s in shifts if s.person is None and not slot.windows), None)
+            if gap is not None:
+                error(
+                    path,
+                    f"team {team.id!r} slot {name!r} has nobody on call from "
+                    f"{_local(gap.start, zone)} to {_local(gap.end, zone)}"
+                    + (" (time off with nobody to cover)" if gap.start >= _first(spec) else ""),
+                )
+            busy.extend((f"{ti}", team.id, s) for s in shifts if s.person)
+            limit = team.rota.max_consecutive
+            if limit:
+                _consecutive(spec, name, shifts, limit, team.id, path, warning, zone)
+    _two_teams(busy, policy, error)
+
+
+def _first(spec: rotation.RotaSpec) -> datetime:
+    return rotation.handoff_instants(spec, *_around(spec))[0]
+
+
+def _around(spec: rotation.RotaSpec) -> tuple[datetime, datetime]:
+    begin = datetime.combine(spec.start, spec.handoff_time, ZoneInfo(spec.timezone))
+    return begin - timedelta(days=1), begin + timedelta(days=spec.length.days + 1)
+
+
+def _local(value: datetime, zone: str) -> str:
+    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _consecutive(
+    spec: rotation.RotaSpec,
+    slot: str,
+    shifts: list[rotation.Shift],
+    limit: int,
+    team: str,
+    path: PathT,
+    warning: Say,
+    zone: str,
+) -> None:
+    # Count rotation periods in a row in which the same person holds the slot at the handoff.
+    if not shifts:
+        return
+    instants = rotation.handoff_instants(spec, shifts[0].start, shifts[-1].end)
+    holders = []
+    for at in instants:
+        holder = next((s.person for s in shifts if s.start <= at < s.end), None)
+        holders.append(holder)
+    run, previous = 0, None
+    for at, holder in zip(instants, holders, strict=True):
+        run = run + 1 if holder is not None and holder == previous else 1
+        previous = holder
+        if holder is not None and run > limit:
+            warning(
+                path,
+                f"team {team!r} slot {slot!r}: {holder} is on call {run} periods in a row from "
+                f"{_local(at, zone)}, more than max_consecutive: {limit}",
+            )
+            return
+
+
+def _two_teams(busy: list[tuple[str, str, rotation.Shift]], policy: PolicyFile, error: Say) -> None:
+    by_person: dict[str, list[tuple[str, str, rotation.Shift]]] = {}
+    for entry in busy:
+        assert entry[2].person is not None
+        by_person.setdefault(entry[2].person, []).append(entry)
+    people = {p.id: i for i, p in enumerate(policy.people)}
+    for person, entries in by_person.items():
+        entries.sort(key=lambda e: e[2].start)
+        for i, (_, team_a, a) in enumerate(entries):
+            clash = next(
+                (
+                    (team_b, b)
+                    for _, team_b, b in entries[i + 1 :]
+                    if team_b != team_a and b.start < a.end and a.start < b.end
+                ),
+                None,
+            )
+            if clash is not None:
+                team_b, b = clash
+                when = max(a.start, b.start)
+                error(
+                    ("people", people.get(person, 0), "id"),
+                    f"{person} is on call in two teams at once ({team_a}/{a.slot} and "
+                    f"{team_b}/{b.slot}) from {when:%Y-%m-%d %H:%M}Z",
+                )
+                break
