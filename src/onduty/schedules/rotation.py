@@ -148,10 +148,10 @@ def period_of(rota: RotaSpec, at: datetime) -> int:
 
 
 def handoff_instants(rota: RotaSpec, start: datetime, end: datetime) -> list[datetime]:
-    """Every handoff instant in [start, end)."""
-    k = period_of(rota, start)
+    """Every handoff instant in [start, end), from the first handoff of the rota on."""
+    k = max(period_of(rota, start), 0)
     out = []
-    if handoff_at(rota, k) >= start:
+    if start <= handoff_at(rota, k) < end:
         out.append(handoff_at(rota, k))
     k += 1
     while handoff_at(rota, k) < end:
