@@ -1,6 +1,7 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
-from onduty.auth.models import ApiToken
+from onduty.audit.models import AuditEvent
+from onduty.auth.models import ApiToken, LoginFailure
 from onduty.db.base import Base
 from onduty.escalation.models import EscalationPolicy, EscalationStep
 from onduty.incidents.models import CriticalityRule, PriorityPolicy
@@ -19,6 +20,7 @@ from onduty.services.models import Integration, Service
 
 __all__ = [
     "ApiToken",
+    "AuditEvent",
     "Base",
     "ContactMethod",
     "CriticalityRule",
@@ -26,6 +28,7 @@ __all__ = [
     "EscalationStep",
     "Integration",
     "Login",
+    "LoginFailure",
     "NotificationRule",
     "Organization",
     "Override",

@@ -47,15 +47,21 @@ def test_demo_server_answers_healthz(tmp_path: Path) -> None:
             time.sleep(0.2)
         ready = httpx.get(f"{base}/readyz").json()
         assert ready["status"] == "ok"
-        home = httpx.get(f"{base}/").text
-        assert "Acme Commerce" in home and "Checkout" in home and "Storefront" in home
-        assert f"{base}/integrations/acmestorefrontalertmanager0001" in home
+        output = (tmp_path / "out.log").read_text()
+        login = re.search(r"login: admin / (\S+)", output)
+        assert login, output
+        with httpx.Client(base_url=base) as browser:
+            signed = browser.post("/login", data={"username": "admin", "password": login.group(1)})
+            assert signed.status_code == 303
+            home = browser.get("/").text
+            assert "Acme Commerce" in home and "Checkout" in home
+            services = browser.get("/services").text
+            assert f"{base}/integrations/acmestorefrontalertmanager0001" in services
         openapi = httpx.get(f"{base}/api/openapi.json").json()
         assert openapi["info"]["title"] == "onduty"
-        output = (tmp_path / "out.log").read_text()
         assert f"open {base}/" in output
         token = re.search(r"API token \(admin\): (\S+)", output)
-        assert token and re.search(r"login: admin / \S+", output)
+        assert token
         listed = httpx.get(
             f"{base}/api/v1/integrations", headers={"Authorization": f"Bearer {token.group(1)}"}
         )

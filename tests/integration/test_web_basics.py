@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 from tests.integration.test_policy_apply import apply_doc
 from tests.policy_cases import example
+from tests.ui_helpers import make_login, sign_in
 
 from onduty.auth import service as auth_service
 from onduty.clock import FakeClock
@@ -13,7 +14,6 @@ from onduty.clock import FakeClock
 PUBLIC = {
     "/healthz",
     "/readyz",
-    "/",
     "/api/openapi.json",
     "/api/docs",
     "/api/docs/oauth2-redirect",
@@ -38,14 +38,17 @@ def test_openapi_document(client: TestClient) -> None:
     assert "/api/v1/integrations" in doc["paths"]
 
 
-def test_home_page_masks_keys_outside_the_demo(
-    client: TestClient, session_factory: sessionmaker[Session]
+def test_home_page_shows_teams_and_services_after_login(
+    client: TestClient, session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:
     apply_doc(session_factory, example())
+    make_login(session_factory, clock.now(), "guest", "viewer")
+    sign_in(client, "guest")
     page = client.get("/").text
-    assert "Checkout" in page and "Payments API" in page
-    assert "0123456789abcdef0123456789abcdef" not in page
-    assert "0123…cdef" in page
+    assert "Checkout" in page and "Catalog &amp; Search" in page
+    services = client.get("/services").text
+    assert "Payments API" in services and "0123…cdef" in services
+    assert "0123456789abcdef0123456789abcdef" not in services
 
 
 def test_every_api_route_needs_a_token(

@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from onduty.auth.models import ApiToken
-from onduty.errors import InvalidInput, NotFound
+from onduty.auth.models import ApiToken, LoginFailure
+from onduty.errors import InvalidInput, NotFound, OndutyError
 from onduty.people.models import Login, Person
 
 ROLES = ("viewer", "responder", "manager", "admin")
@@ -61,11 +62,16 @@ def verify_token(session: Session, token: str) -> ApiToken | None:
     return row
 
 
-def revoke_token(session: Session, *, token_id: int, now: datetime) -> None:
+def revoke_token(session: Session, *, token_id: int, now: datetime) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None:
         raise NotFound(f"no token with id {token_id}", "id")
     row.revoked_at = now
+    return row
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
 
 
 def create_login(
@@ -90,6 +96,42 @@ def create_login(
     login.person_id = person_id
     session.flush()
     return login
+
+
+class TooManyAttempts(OndutyError):
+    """Logins for this username are paused after repeated failures."""
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(f"too many failed logins: try again in {seconds} s", "username")
+        self.seconds = seconds
+
+
+def login(
+    session: Session, *, username: str, password: str, now: datetime, free_attempts: int = 5
+) -> Login | None:
+    """Check a password, slowing down guessing: after `free_attempts` failures each further
+    attempt must wait twice as long as the last (1 s, 2 s, 4 s, … up to 15 minutes).
+
+    Raises:
+        TooManyAttempts: the username is paused; nothing was checked.
+    """
+    failure = session.get(LoginFailure, username)
+    if failure is not None and failure.failures >= free_attempts:
+        wait = timedelta(seconds=min(2 ** (failure.failures - free_attempts), 900))
+        if now < failure.last_failure_at + wait:
+            remaining = (failure.last_failure_at + wait - now).total_seconds()
+            raise TooManyAttempts(max(1, math.ceil(remaining)))
+    found = check_password(session, username=username, password=password)
+    if found is None:
+        if failure is None:
+            failure = LoginFailure(username=username, failures=0)
+            session.add(failure)
+        failure.failures += 1
+        failure.last_failure_at = now
+    elif failure is not None:
+        session.delete(failure)
+    session.flush()
+    return found
 
 
 def check_password(session: Session, *, username: str, password: str) -> Login | None:

@@ -15,7 +15,7 @@ from onduty.config import Settings
 from onduty.db import make_engine, make_session_factory
 from onduty.web import errors
 from onduty.web.api import admin, health, schedules
-from onduty.web.ui import pages
+from onduty.web.ui import access, common, pages
 
 HERE = Path(__file__).parent
 
@@ -40,10 +40,12 @@ def create_app(
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.session_factory = session_factory or make_session_factory(app.state.engine)
     errors.install(app)
+    common.install(app)
     app.include_router(health.router)
     app.include_router(admin.router)
     app.include_router(schedules.router)
     app.include_router(schedules.feeds)
+    app.include_router(access.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

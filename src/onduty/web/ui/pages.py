@@ -1,56 +1,270 @@
-"""HTML pages. The home page lists teams, their rota slots, services and integration URLs."""
+"""HTML pages: the dashboard, teams (rota calendar, overrides made from the page), services and
+their integration URLs, and the policy page. Core actions are plain forms (no JavaScript
+needed); htmx only refreshes parts of pages."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onduty import models as m
+from onduty.audit import service as audit_service
 from onduty.config import Settings
+from onduty.errors import InvalidInput, OndutyError
+from onduty.policy.derive import to_utc
+from onduty.schedules import service as schedules_service
 from onduty.services import service as services_service
 from onduty.web.deps import get_session, get_settings
+from onduty.web.ui.common import Viewer, checked_form, page_role, render, see_other
 
-templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 router = APIRouter(include_in_schema=False)
 
 
-def mask(url: str, key: str) -> str:
-    return url.replace(key, key[:4] + "…" + key[-4:]) if key in url else url
+def local(value: datetime, zone: str) -> str:
+    return value.astimezone(ZoneInfo(zone)).strftime("%a %d %b %H:%M")
+
+
+def _oncall_now(session: Session, now: datetime) -> list[dict[str, Any]]:
+    teams = []
+    for team in session.scalars(select(m.Team).order_by(m.Team.name)):
+        rota = session.get(m.Rota, team.id)
+        if rota is None:
+            teams.append({"team": team, "slots": [], "zone": None})
+            continue
+        rows = schedules_service.on_call_at(session, at=now, team_id=team.id)
+        teams.append(
+            {
+                "team": team,
+                "zone": rota.timezone,
+                "slots": [
+                    {"slot": r.slot, "person": r.person, "until": local(r.end, rota.timezone)}
+                    for r in rows
+                ],
+            }
+        )
+    return teams
+
+
+def _integrations(session: Session, settings: Settings) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for g in services_service.list_integrations(session, base_url=settings.base_url):
+        out.setdefault(g.service, []).append(g)
+    return out
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(
+def dashboard(
+    request: Request,
+    session: Session = Depends(get_session),
+    viewer: Viewer = Depends(page_role("viewer")),
+) -> HTMLResponse:
+    now = request.app.state.clock.now()
+    return render(
+        request,
+        "dashboard.html",
+        viewer,
+        org=session.scalars(select(m.Organization)).first(),
+        oncall=_oncall_now(session, now),
+    )
+
+
+@router.get("/services", response_class=HTMLResponse)
+def services_page(
     request: Request,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
+    viewer: Viewer = Depends(page_role("viewer")),
 ) -> HTMLResponse:
-    org = session.scalars(select(m.Organization)).first()
-    teams = list(session.scalars(select(m.Team).order_by(m.Team.name)))
-    rotas = {r.team_id: r for r in session.scalars(select(m.Rota))}
-    integrations = services_service.list_integrations(session, base_url=settings.base_url)
-    by_service: dict[str, list[dict[str, str]]] = {}
-    for g in integrations:
-        # Keys are secrets: shown whole only by the local demo; `onduty integrations list` and
-        # GET /api/v1/integrations (manager token) give them otherwise.
-        shown = g.url if settings.demo else mask(g.url, g.key)
-        routing = g.key if settings.demo else g.key[:4] + "…" + g.key[-4:]
-        by_service.setdefault(g.service, []).append(
-            {"id": g.integration, "type": g.type, "url": shown, "routing_key": routing}
-        )
-    return templates.TemplateResponse(
+    return render(
         request,
-        "home.html",
-        {
-            "org": org,
-            "teams": teams,
-            "rotas": rotas,
-            "services": services_service.list_services(session),
-            "integrations": by_service,
-            "demo": settings.demo,
-        },
+        "services.html",
+        viewer,
+        services=services_service.list_services(session),
+        integrations=_integrations(session, settings),
+        show_keys=viewer.can("manager"),
     )
+
+
+@router.get("/teams", response_class=HTMLResponse)
+def teams_page(
+    request: Request,
+    session: Session = Depends(get_session),
+    viewer: Viewer = Depends(page_role("viewer")),
+) -> HTMLResponse:
+    now = request.app.state.clock.now()
+    return render(request, "teams.html", viewer, oncall=_oncall_now(session, now))
+
+
+def _team_context(session: Session, team_id: str, now: datetime, weeks: int) -> dict[str, Any]:
+    team = session.get(m.Team, team_id)
+    rota = session.get(m.Rota, team_id)
+    if team is None or rota is None:
+        raise OndutyError(f"no team with a rota called {team_id!r}", "team")
+    zone = rota.timezone
+    per_slot = schedules_service.upcoming_shifts(
+        session, team_id=team_id, start=now, end=now + timedelta(weeks=weeks)
+    )
+    calendar = [
+        {
+            "slot": slot,
+            "shifts": [
+                {
+                    "person": s.person,
+                    "start": local(s.start, zone),
+                    "end": local(s.end, zone),
+                    "source": s.source,
+                }
+                for s in shifts
+            ],
+        }
+        for slot, shifts in per_slot.items()
+    ]
+    overrides = [
+        {
+            "id": o.id,
+            "slot": o.slot,
+            "person": o.person_id,
+            "start": local(o.start, zone),
+            "end": local(o.end, zone),
+            "reason": o.reason,
+            "managed": o.managed,
+        }
+        for o in schedules_service.list_overrides(session, team_id=team_id, start=now)
+    ]
+    people = [p for p in session.scalars(select(m.Person).order_by(m.Person.name))]
+    return {
+        "team": team,
+        "rota": rota,
+        "zone": zone,
+        "calendar": calendar,
+        "overrides": overrides,
+        "people": people,
+        "oncall": next(t for t in _oncall_now(session, now) if t["team"].id == team_id),
+    }
+
+
+@router.get("/teams/{team_id}", response_class=HTMLResponse)
+def team_page(
+    team_id: str,
+    request: Request,
+    weeks: int = 6,
+    session: Session = Depends(get_session),
+    viewer: Viewer = Depends(page_role("viewer")),
+) -> HTMLResponse:
+    now = request.app.state.clock.now()
+    try:
+        context = _team_context(session, team_id, now, max(1, min(weeks, 26)))
+    except OndutyError as exc:
+        return render(request, "error.html", viewer, status_code=404, message=exc.message)
+    return render(request, "team.html", viewer, error=None, **context)
+
+
+@router.post("/teams/{team_id}/overrides", response_class=HTMLResponse)
+async def team_override(
+    team_id: str,
+    request: Request,
+    session: Session = Depends(get_session),
+    viewer: Viewer = Depends(page_role("responder")),
+) -> Response:
+    form = await checked_form(request, viewer)
+    now = request.app.state.clock.now()
+    rota = session.get(m.Rota, team_id)
+    zone = rota.timezone if rota else "UTC"
+    try:
+        start = _form_instant(str(form.get("start", "")), zone, "start")
+        end = _form_instant(str(form.get("end", "")), zone, "end")
+        row = schedules_service.create_override(
+            session,
+            team_id=team_id,
+            slot=str(form.get("slot", "")),
+            person_id=str(form.get("person", "")),
+            start=start,
+            end=end,
+            now=now,
+            reason=str(form.get("reason", "")) or None,
+            created_by=viewer.actor,
+        )
+        audit_service.record(
+            session,
+            actor=viewer.actor,
+            action="override.create",
+            object_type="override",
+            object_id=str(row.id),
+            at=now,
+            after={
+                "team": team_id,
+                "slot": row.slot,
+                "person": row.person_id,
+                "start": row.start.isoformat(),
+                "end": row.end.isoformat(),
+            },
+        )
+        session.commit()
+    except OndutyError as exc:
+        session.rollback()
+        context = _team_context(session, team_id, now, 6)
+        status = 409 if "already gives" in exc.message else 422
+        return render(
+            request, "team.html", viewer, status_code=status, error=exc.message, **context
+        )
+    return see_other(f"/teams/{team_id}")
+
+
+@router.post("/teams/{team_id}/overrides/{override_id}/remove")
+async def team_override_remove(
+    team_id: str,
+    override_id: int,
+    request: Request,
+    session: Session = Depends(get_session),
+    viewer: Viewer = Depends(page_role("responder")),
+) -> Response:
+    await checked_form(request, viewer)
+    row = schedules_service.delete_override(session, override_id=override_id)
+    audit_service.record(
+        session,
+        actor=viewer.actor,
+        action="override.remove",
+        object_type="override",
+        object_id=str(override_id),
+        at=request.app.state.clock.now(),
+        before={"team": row.team_id, "slot": row.slot, "person": row.person_id},
+        after=None,
+    )
+    session.commit()
+    return see_other(f"/teams/{team_id}")
+
+
+def _form_instant(text: str, zone: str, field: str) -> datetime:
+    try:
+        return to_utc(datetime.fromisoformat(text), zone)
+    except ValueError:
+        raise InvalidInput(f"{field}: {text!r} is not a date and time", field) from None
+
+
+@router.get("/policy", response_class=HTMLResponse)
+def policy_page(
+    request: Request,
+    session: Session = Depends(get_session),
+    viewer: Viewer = Depends(page_role("viewer")),
+) -> HTMLResponse:
+    """Which objects a policy file manages (edit them there) and which were made here."""
+    groups = [
+        {"name": "People", "rows": [(r.id, r.managed) for r in session.scalars(select(m.Person))]},
+        {"name": "Teams", "rows": [(r.id, r.managed) for r in session.scalars(select(m.Team))]},
+        {
+            "name": "Escalation policies",
+            "rows": [(r.id, r.managed) for r in session.scalars(select(m.EscalationPolicy))],
+        },
+        {
+            "name": "Services",
+            "rows": [(r.id, r.managed) for r in session.scalars(select(m.Service))],
+        },
+    ]
+    overrides = session.scalars(select(m.Override).order_by(m.Override.start)).all()
+    return render(request, "policy.html", viewer, groups=groups, overrides=overrides)
