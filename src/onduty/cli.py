@@ -48,6 +48,8 @@ app.add_typer(token_app, name="token")
 app.add_typer(integrations_app, name="integrations")
 schedule_app = typer.Typer(no_args_is_help=True, help="Rota shifts and fairness.")
 override_app = typer.Typer(no_args_is_help=True, help="Overrides: a person covers a slot.")
+user_app = typer.Typer(no_args_is_help=True, help="Web UI logins.")
+app.add_typer(user_app, name="user")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(override_app, name="override")
 
@@ -208,6 +210,34 @@ def token_create(
             session, person_id=person, role=role, now=clock().now(), name=name
         )
     out.print(token)
+
+
+@user_app.command("create")
+@friendly
+def user_create(
+    username: str,
+    role: Annotated[str, typer.Option(help="admin, manager, responder or viewer")],
+    person: Annotated[str | None, typer.Option(help="The person this login is.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a web UI login (or reset its password and role)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with database(settings_for(database_url, demo=True)) as session:
+        auth_service.create_login(
+            session,
+            username=username,
+            password=password,
+            role=role,
+            now=clock().now(),
+            person_id=person,
+        )
+    out.print(f"login {username} ({role}) saved")
 
 
 @integrations_app.command("list")

@@ -26,6 +26,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = 512 * 1024
     integration_rate_limit: int = Field(default=300, ge=1)  # requests per minute per integration
     login_throttle_after: int = 5
+    # Outbound notification channels (notify/channels). A channel whose credentials are unset is
+    # left out of the registry; every base URL is configurable so tests can use local servers.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "onduty@localhost"
+    slack_base_url: str = "https://slack.com/api/"
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    webhook_timeout_s: float = 10
 
     @field_validator("engine_tick", mode="before")
     @classmethod

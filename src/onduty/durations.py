@@ -1,12 +1,13 @@
-"""Durations as people write them in policy files and settings: `30s`, `5m`, `1h30m`, `7d`, `2w`."""
+"""Durations as people write them in policy files and settings: `30s`, `5m`, `1h30m`, `7d`, `2w`
+(and `200ms` for settings such as the engine tick)."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
 
-_PART = re.compile(r"(\d+)([wdhms])")
-_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_PART = re.compile(r"(\d+)(ms|[wdhms])")
+_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 
 
 def parse_duration(text: str) -> timedelta:
@@ -14,7 +15,7 @@ def parse_duration(text: str) -> timedelta:
     if not isinstance(text, str):
         raise ValueError(f"expected a duration such as 5m or 1h30m, got {text!r}")
     s = text.strip()
-    pos, total = 0, 0
+    pos, total = 0, 0.0
     for m in _PART.finditer(s):
         if m.start() != pos:
             break
