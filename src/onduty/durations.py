@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 _PART = re.compile(r"(\d+)(ms|[wdhms])")
-_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+_UNITS: dict[str, float] = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 
 
 def parse_duration(text: str) -> timedelta:
@@ -33,7 +33,7 @@ def format_duration(delta: timedelta | int) -> str:
         return "0m"
     out = []
     for unit in ("d", "h", "m", "s"):
-        size = _UNITS[unit]
+        size = int(_UNITS[unit])
         if seconds >= size:
             out.append(f"{seconds // size}{unit}")
             seconds %= size
