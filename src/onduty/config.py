@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 512 * 1024
     integration_rate_limit: int = Field(default=300, ge=1)  # requests per minute per integration
     login_throttle_after: int = 5
+    # Per contact method per 15 minutes; more are delayed, never dropped.
+    sms_per_15m: int = Field(default=5, ge=1)
+    voice_per_15m: int = Field(default=3, ge=1)
     # Outbound notification channels (notify/channels). A channel whose credentials are unset is
     # left out of the registry; every base URL is configurable so tests can use local servers.
     smtp_host: str = "127.0.0.1"

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 WEBHOOK_SIGNATURE_HEADER = "X-Onduty-Signature"
-WEBHOOK_IDEMPOTENCY_HEADER = "X-Onduty-Idempotency-Key"
+IDEMPOTENCY_HEADER = "X-Onduty-Idempotency-Key"
 SLACK_TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
 SLACK_SIGNATURE_HEADER = "X-Slack-Signature"
 TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
