@@ -1,6 +1,6 @@
-"""Benchmark of the rota arithmetic (issue 3 targets): who is on call at an instant for a team
-with 2 slots of 10 people and 100 overrides in the year (<= 50 us per query), and the 52-week
-shift list of 50 teams (<= 1 s). Run: python bench/bench_oncall.py"""
+"""Benchmark of the rota arithmetic: who is on call at an instant for a team with 2 slots of 10
+people and 100 overrides in the year (target <= 50 us a query), and the 52-week shift lists of
+50 such teams (target <= 1 s). Run: python bench/bench_oncall.py"""
 
 from __future__ import annotations
 
@@ -9,12 +9,22 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as wall
 
-from onduty.schedules.rotation import Override, RotaSpec, Schedule, SlotSpec
+from onduty.schedules.rotation import (
+    Override,
+    RotaSpec,
+    Schedule,
+    SlotSpec,
+    TimeOff,
+    on_call_at,
+)
 
 YEAR_START = datetime(2027, 1, 1, tzinfo=UTC)
+YEAR = timedelta(days=365)
+ZONES = ["Europe/London", "America/Chicago", "Australia/Sydney", "Asia/Kolkata"]
 
 
-def team(seed: int, zone: str = "Europe/London") -> tuple[RotaSpec, list[Override]]:
+def team(seed: int, zone: str = "Europe/London") -> tuple[RotaSpec, list[Override], list[TimeOff]]:
+    """2 slots of 10, 100 overrides of 1-47 h over the year, 10 weeks of time off."""
     rng = random.Random(seed)
     spec = RotaSpec(
         timezone=zone,
@@ -35,37 +45,76 @@ def team(seed: int, zone: str = "Europe/London") -> tuple[RotaSpec, list[Overrid
         overrides.append(
             Override(slot, person, start, start + timedelta(hours=rng.randrange(1, 48)))
         )
-    return spec, overrides
+    time_off = []
+    for i in range(10):
+        start = YEAR_START + timedelta(days=rng.randrange(365))
+        time_off.append(TimeOff(f"{'fe' if i % 2 else 'be'}{i}", start, start + timedelta(days=7)))
+    return spec, overrides, time_off
 
 
-def bench_who(queries: int = 100_000) -> float:
-    spec, overrides = team(1)
+def random_instants(count: int, seed: int = 2) -> list[datetime]:
+    rng = random.Random(seed)
+    seconds = int(YEAR.total_seconds())
+    return [YEAR_START + timedelta(seconds=rng.randrange(seconds)) for _ in range(count)]
+
+
+def bench_who_held(queries: int = 100_000) -> float:
+    """us per query, asking one Schedule built once (what a long-lived engine does)."""
+    spec, overrides, _ = team(1)
     schedule = Schedule(spec, overrides)
-    rng = random.Random(2)
-    instants = [YEAR_START + timedelta(seconds=rng.randrange(365 * 86400)) for _ in range(queries)]
+    instants = random_instants(queries)
     began = time.perf_counter()
     for at in instants:
         schedule.on_call_at(at)
     return (time.perf_counter() - began) / queries * 1e6
 
 
-def bench_year_of_shifts(teams: int = 50) -> float:
-    zones = ["Europe/London", "America/Chicago", "Australia/Sydney", "Asia/Kolkata"]
-    built = [team(i, zones[i % 4]) for i in range(teams)]
+def bench_who_cold(queries: int = 10_000) -> float:
+    """us per query through the module function, which indexes the 100 overrides every call."""
+    spec, overrides, _ = team(1)
+    instants = random_instants(queries, seed=3)
+    began = time.perf_counter()
+    for at in instants:
+        on_call_at(spec, at, overrides)
+    return (time.perf_counter() - began) / queries * 1e6
+
+
+def check_agreement(samples: int = 2_000) -> None:
+    spec, overrides, time_off = team(1)
+    schedule = Schedule(spec, overrides, time_off)
+    for at in random_instants(samples, seed=4):
+        assert schedule.on_call_at(at) == on_call_at(spec, at, overrides, time_off)
+
+
+def bench_year_of_shifts(teams: int = 50) -> tuple[float, int]:
+    """Seconds for the 52-week shift lists of every slot of `teams` teams, and shifts made."""
+    built = [team(i, ZONES[i % 4]) for i in range(teams)]
+    end = YEAR_START + timedelta(weeks=52)
     began = time.perf_counter()
     count = 0
-    for spec, overrides in built:
-        schedule = Schedule(spec, overrides)
+    for spec, overrides, time_off in built:
+        schedule = Schedule(spec, overrides, time_off)
         for slot in spec.slots:
-            count += len(schedule.shifts(slot.name, YEAR_START, YEAR_START + timedelta(weeks=52)))
+            count += len(schedule.shifts(slot.name, YEAR_START, end))
     elapsed = time.perf_counter() - began
     assert count >= teams * 2 * 52
-    return elapsed
+    return elapsed, count
+
+
+def main() -> None:
+    check_agreement()
+    held = bench_who_held()
+    cold = bench_who_cold()
+    year, count = bench_year_of_shifts()
+    rows = [
+        ("who is on call, held Schedule (100k instants)", f"{held:8.1f} us", "<= 50 us"),
+        ("who is on call, on_call_at() rebuilt each call", f"{cold:8.1f} us", "(no target)"),
+        (f"52-week shifts, 50 teams x 2 slots ({count} shifts)", f"{year:8.3f} s ", "<= 1 s"),
+    ]
+    print(f"{'benchmark':<52} {'result':>11}  target")
+    for name, result, target in rows:
+        print(f"{name:<52} {result:>11}  {target}")
 
 
 if __name__ == "__main__":
-    who = bench_who()
-    year = bench_year_of_shifts()
-    print("benchmark                                         result     target")
-    print(f"who is on call (2 slots x 10 people, 100 overr.)  {who:6.1f} us  <= 50 us")
-    print(f"52-week shift list of 50 teams                    {year:6.3f} s   <= 1 s")
+    main()

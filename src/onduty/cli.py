@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -512,8 +514,11 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     database_url: DatabaseUrl = None,
+    no_engine: Annotated[
+        bool, typer.Option("--no-engine", help="Serve only; run `onduty engine` elsewhere.")
+    ] = False,
 ) -> None:
-    """Serve the API and the web UI."""
+    """Serve the API and the web UI, with the engine in the same process unless --no-engine."""
     import uvicorn
 
     from onduty.web.app import create_app
@@ -525,9 +530,44 @@ def serve(
     if demo:
         _prepare_demo(settings)
     application = create_app(settings)
+    worker = None
+    if not no_engine:
+        worker = _engine(settings, application.state.session_factory)
+        application.state.wake_engine = worker.wake
+        threading.Thread(target=worker.run, name="onduty-engine", daemon=True).start()
     if demo:
         out.print(f"onduty demo: open {settings.base_url}/")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    try:
+        uvicorn.run(application, host=host, port=port, log_level="info")
+    finally:
+        if worker is not None:
+            worker.stop()
+
+
+def _engine(settings: Settings, session_factory: Any) -> Any:
+    from onduty.engine import Engine
+    from onduty.notify import build_channels
+
+    return Engine(settings, session_factory, clock(), build_channels(settings, clock=clock()))
+
+
+@app.command()
+@friendly
+def engine(database_url: DatabaseUrl = None) -> None:
+    """Run the engine alone (escalations, deliveries, periodic jobs); several may share one
+    PostgreSQL database."""
+    settings = settings_for(database_url)
+    db = make_engine(settings.database_url)
+    check_schema(db, settings.database_url)
+    worker = _engine(settings, make_session_factory(db))
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    out.print(
+        f"onduty engine {worker.holder} running (tick {settings.engine_tick.total_seconds():g} s)"
+    )
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        worker.stop()
 
 
 def _prepare_demo(settings: Settings) -> None:

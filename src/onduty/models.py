@@ -3,8 +3,21 @@
 from onduty.audit.models import AuditEvent
 from onduty.auth.models import ApiToken, LoginFailure
 from onduty.db.base import Base
-from onduty.escalation.models import EscalationPolicy, EscalationStep
-from onduty.incidents.models import CriticalityRule, PriorityPolicy
+from onduty.escalation.models import (
+    EscalationPolicy,
+    EscalationState,
+    EscalationStep,
+    Notification,
+)
+from onduty.incidents.models import (
+    Alert,
+    Counter,
+    CriticalityRule,
+    Incident,
+    PriorityPolicy,
+    TimelineEvent,
+)
+from onduty.notify.models import EngineLease, OutboxMessage, UsedActionLink
 from onduty.people.models import (
     ContactMethod,
     Login,
@@ -19,18 +32,25 @@ from onduty.schedules.models import Override, Rota, RotaSlot, SlotMember, TimeOf
 from onduty.services.models import Integration, Service
 
 __all__ = [
+    "Alert",
     "ApiToken",
     "AuditEvent",
     "Base",
     "ContactMethod",
+    "Counter",
     "CriticalityRule",
+    "EngineLease",
     "EscalationPolicy",
+    "EscalationState",
     "EscalationStep",
+    "Incident",
     "Integration",
     "Login",
     "LoginFailure",
+    "Notification",
     "NotificationRule",
     "Organization",
+    "OutboxMessage",
     "Override",
     "Person",
     "PriorityPolicy",
@@ -42,4 +62,6 @@ __all__ = [
     "Team",
     "TeamMember",
     "TimeOff",
+    "TimelineEvent",
+    "UsedActionLink",
 ]

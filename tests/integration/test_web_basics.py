@@ -19,6 +19,13 @@ PUBLIC = {
     "/api/docs/oauth2-redirect",
     # A signed secret URL: the token in its query string is the credential (checked below).
     "/ical/{kind}/{ident}.ics",
+    # Counts only, for Prometheus to scrape, like /healthz.
+    "/metrics",
+    # Authenticated by the integration key in the path or in the body.
+    "/integrations/{key}",
+    "/v2/enqueue",
+    # A signed, expiring, single-use action link: the token is the credential.
+    "/actions/{token}",
 }
 
 

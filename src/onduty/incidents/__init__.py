@@ -1,1 +1,1 @@
-"""incidents package."""
+"""Incidents: alerts and their dedup, the lifecycle, timelines, triage and journey stages."""

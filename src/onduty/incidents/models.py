@@ -1,13 +1,24 @@
-"""Tables for triage configuration: the priority policy (P1–P4) and ordered criticality rules."""
+"""Tables for incidents, their alerts and timelines, and triage configuration: the priority
+policy (P1–P4) and the ordered criticality rules."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from onduty.db.base import Base
+from onduty.db.base import Base, UTCDateTime
 
 
 class PriorityPolicy(Base):
@@ -28,3 +39,97 @@ class CriticalityRule(Base):
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     when: Mapped[dict[str, Any]] = mapped_column(JSON)
     priority: Mapped[str] = mapped_column(String(2))
+
+
+class Incident(Base):
+    """What responders work on, made from alerts or from a person's report.
+
+    `generation` is a fencing token: acknowledge, resolve and reopen bump it, so engine work
+    scheduled before them (which carries the old value) does nothing. `page_due_at` is when
+    paging starts: at once for P1/P2, at the next working-hours start for a P3/P4 reported
+    outside them (`backlog` true until then)."""
+
+    __tablename__ = "incident"
+    __table_args__ = (Index("ix_incident_paging", "status", "page_due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    title: Mapped[str] = mapped_column(String(1024))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="triggered")
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id"), index=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("team.id"), index=True)
+    discipline: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[str] = mapped_column(String(2))
+    rule_priority: Mapped[str] = mapped_column(String(2))  # what the criticality rules said
+    matched_rule: Mapped[int | None] = mapped_column(Integer)
+    priority_set_by: Mapped[str | None] = mapped_column(String(100))
+    priority_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(32))  # integration type, or the report channel
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the bug template's fields
+    stages: Mapped[dict[str, str]] = mapped_column(JSON)  # journey stage -> ISO instant reached
+    stage: Mapped[str] = mapped_column(String(32))
+    backlog: Mapped[bool] = mapped_column(Boolean, default=False)
+    page_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class Alert(Base):
+    """One monitored problem. `open_key` equals `dedup_key` while the alert is open and is NULL
+    once resolved; the unique index on (service, open_key) is what makes dedup race-safe (NULLs
+    are distinct on SQLite and PostgreSQL alike)."""
+
+    __tablename__ = "alert"
+    __table_args__ = (UniqueConstraint("service_id", "open_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id"))
+    integration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("integration.id", ondelete="SET NULL")
+    )
+    dedup_key: Mapped[str] = mapped_column(String(300))
+    open_key: Mapped[str | None] = mapped_column(String(300))
+    group_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # firing | resolved
+    summary: Mapped[str] = mapped_column(String(1024))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    labels: Mapped[dict[str, str]] = mapped_column(JSON)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TimelineEvent(Base):
+    """Append-only: who did what to an incident, when, through which channel."""
+
+    __tablename__ = "timeline_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Counter(Base):
+    """Named counters, incremented under a row lock (per-organisation incident numbers)."""
+
+    __tablename__ = "counter"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,7 +30,7 @@ class OnCall:
     source: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class TeamSchedule:
     """A team's rota with the overrides and time off that bear on a window."""
 
@@ -38,11 +39,16 @@ class TeamSchedule:
     overrides: tuple[rotation.Override, ...]
     time_off: tuple[rotation.TimeOff, ...]
 
+    @cached_property
+    def index(self) -> rotation.Schedule:
+        """The arithmetic's indexed schedule, built once per TeamSchedule."""
+        return rotation.Schedule(self.rota, self.overrides, self.time_off)
+
     def on_call_at(self, at: datetime) -> dict[str, rotation.Shift]:
-        return rotation.on_call_at(self.rota, at, self.overrides, self.time_off)
+        return self.index.on_call_at(at)
 
     def shifts(self, slot: str, start: datetime, end: datetime) -> list[rotation.Shift]:
-        return rotation.shifts(self.rota, slot, start, end, self.overrides, self.time_off)
+        return self.index.shifts(slot, start, end)
 
 
 def _rota(session: Session, team_id: str, *, lock: bool = False) -> Rota:
@@ -333,4 +339,4 @@ def handoffs(
 ) -> Sequence[rotation.Handoff]:
     """Every change of on-call person in [start, end), for `oncall.shift_started` notices."""
     schedule = load_schedule(session, team_id=team_id, start=start, end=end)
-    return rotation.handoffs(schedule.rota, start, end, schedule.overrides, schedule.time_off)
+    return schedule.index.handoffs(start, end)

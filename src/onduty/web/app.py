@@ -14,7 +14,7 @@ from onduty.clock import Clock, SystemClock
 from onduty.config import Settings
 from onduty.db import make_engine, make_session_factory
 from onduty.web import errors
-from onduty.web.api import admin, health, schedules
+from onduty.web.api import actions, admin, health, incidents, intake, metrics, schedules
 from onduty.web.ui import access, common, pages
 
 HERE = Path(__file__).parent
@@ -42,6 +42,10 @@ def create_app(
     errors.install(app)
     common.install(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(intake.router)
+    app.include_router(incidents.router)
+    app.include_router(actions.router)
     app.include_router(admin.router)
     app.include_router(schedules.router)
     app.include_router(schedules.feeds)

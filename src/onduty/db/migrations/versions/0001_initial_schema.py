@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 01:16:15.731633
+Create Date: 2026-11-27 01:41:22.713797
 """
 
 from collections.abc import Sequence
@@ -36,11 +36,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_audit_event_at"), ["at"], unique=False)
 
     op.create_table(
+        "counter",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("value", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_counter")),
+    )
+    op.create_table(
         "criticality_rule",
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("when", sa.JSON(), nullable=False),
         sa.Column("priority", sa.String(length=2), nullable=False),
         sa.PrimaryKeyConstraint("position", name=op.f("pk_criticality_rule")),
+    )
+    op.create_table(
+        "engine_lease",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("holder", sa.String(length=100), nullable=False),
+        sa.Column("expires_at", onduty.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("heartbeat_at", onduty.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_engine_lease")),
     )
     op.create_table(
         "escalation_policy",
@@ -98,6 +112,12 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("managed", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_team")),
+    )
+    op.create_table(
+        "used_action_link",
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("used_at", onduty.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("digest", name=op.f("pk_used_action_link")),
     )
     op.create_table(
         "api_token",
@@ -288,6 +308,53 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_time_off_person_id"), ["person_id"], unique=False)
 
     op.create_table(
+        "incident",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=1024), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("service_id", sa.String(length=64), nullable=False),
+        sa.Column("team_id", sa.String(length=64), nullable=False),
+        sa.Column("discipline", sa.String(length=64), nullable=True),
+        sa.Column("priority", sa.String(length=2), nullable=False),
+        sa.Column("rule_priority", sa.String(length=2), nullable=False),
+        sa.Column("matched_rule", sa.Integer(), nullable=True),
+        sa.Column("priority_set_by", sa.String(length=100), nullable=True),
+        sa.Column("priority_set_at", onduty.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("assignee_id", sa.String(length=64), nullable=True),
+        sa.Column("source", sa.String(length=32), nullable=False),
+        sa.Column("report", sa.JSON(), nullable=True),
+        sa.Column("stages", sa.JSON(), nullable=False),
+        sa.Column("stage", sa.String(length=32), nullable=False),
+        sa.Column("backlog", sa.Boolean(), nullable=False),
+        sa.Column("page_due_at", onduty.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("created_at", onduty.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("acknowledged_at", onduty.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("acknowledged_by", sa.String(length=100), nullable=True),
+        sa.Column("resolved_at", onduty.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolved_by", sa.String(length=100), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["assignee_id"],
+            ["person.id"],
+            name=op.f("fk_incident_assignee_id_person"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_id"], ["service.id"], name=op.f("fk_incident_service_id_service")
+        ),
+        sa.ForeignKeyConstraint(["team_id"], ["team.id"], name=op.f("fk_incident_team_id_team")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_incident")),
+        sa.UniqueConstraint("number", name=op.f("uq_incident_number")),
+    )
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_incident_created_at"), ["created_at"], unique=False)
+        batch_op.create_index("ix_incident_paging", ["status", "page_due_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_incident_service_id"), ["service_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_incident_team_id"), ["team_id"], unique=False)
+
+    op.create_table(
         "integration",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("service_id", sa.String(length=64), nullable=False),
@@ -349,6 +416,104 @@ def upgrade() -> None:
         sa.UniqueConstraint("team_id", "name", name=op.f("uq_rota_slot_team_id_name")),
     )
     op.create_table(
+        "alert",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("incident_id", sa.Integer(), nullable=False),
+        sa.Column("service_id", sa.String(length=64), nullable=False),
+        sa.Column("integration_id", sa.Integer(), nullable=True),
+        sa.Column("dedup_key", sa.String(length=300), nullable=False),
+        sa.Column("open_key", sa.String(length=300), nullable=True),
+        sa.Column("group_key", sa.String(length=300), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("summary", sa.String(length=1024), nullable=False),
+        sa.Column("severity", sa.String(length=16), nullable=True),
+        sa.Column("labels", sa.JSON(), nullable=False),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("first_seen", onduty.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", onduty.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", onduty.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incident.id"],
+            name=op.f("fk_alert_incident_id_incident"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["integration_id"],
+            ["integration.id"],
+            name=op.f("fk_alert_integration_id_integration"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_id"], ["service.id"], name=op.f("fk_alert_service_id_service")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert")),
+        sa.UniqueConstraint("service_id", "open_key", name=op.f("uq_alert_service_id_open_key")),
+    )
+    with op.batch_alter_table("alert", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_alert_group_key"), ["group_key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_alert_incident_id"), ["incident_id"], unique=False)
+
+    op.create_table(
+        "escalation_state",
+        sa.Column("incident_id", sa.Integer(), nullable=False),
+        sa.Column("policy_id", sa.String(length=64), nullable=True),
+        sa.Column("policy", sa.JSON(), nullable=False),
+        sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("cycle", sa.Integer(), nullable=False),
+        sa.Column("next_at", onduty.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("finished", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incident.id"],
+            name=op.f("fk_escalation_state_incident_id_incident"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("incident_id", name=op.f("pk_escalation_state")),
+    )
+    with op.batch_alter_table("escalation_state", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_escalation_state_next_at"), ["next_at"], unique=False)
+
+    op.create_table(
+        "notification",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("incident_id", sa.Integer(), nullable=False),
+        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("cycle", sa.Integer(), nullable=False),
+        sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.String(length=64), nullable=False),
+        sa.Column("target", sa.String(length=100), nullable=False),
+        sa.Column("created_at", onduty.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incident.id"],
+            name=op.f("fk_notification_incident_id_incident"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["person.id"],
+            name=op.f("fk_notification_person_id_person"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification")),
+        sa.UniqueConstraint(
+            "incident_id",
+            "generation",
+            "cycle",
+            "step",
+            "person_id",
+            name=op.f("uq_notification_incident_id_generation_cycle_step_person_id"),
+        ),
+    )
+    with op.batch_alter_table("notification", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notification_incident_id"), ["incident_id"], unique=False
+        )
+
+    op.create_table(
         "slot_member",
         sa.Column("slot_id", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
@@ -367,18 +532,124 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("slot_id", "position", name=op.f("pk_slot_member")),
     )
+    op.create_table(
+        "timeline_event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("incident_id", sa.Integer(), nullable=False),
+        sa.Column("at", onduty.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("channel", sa.String(length=40), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incident.id"],
+            name=op.f("fk_timeline_event_incident_id_incident"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_timeline_event")),
+    )
+    with op.batch_alter_table("timeline_event", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_timeline_event_incident_id"), ["incident_id"], unique=False
+        )
+
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("rule_key", sa.String(length=200), nullable=False),
+        sa.Column("event", sa.String(length=32), nullable=False),
+        sa.Column("incident_id", sa.Integer(), nullable=True),
+        sa.Column("notification_id", sa.Integer(), nullable=True),
+        sa.Column("person_id", sa.String(length=64), nullable=False),
+        sa.Column("contact_method_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("step", sa.Integer(), nullable=True),
+        sa.Column("text", sa.Text(), nullable=True),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("due_at", onduty.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deadline", onduty.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("provider_id", sa.String(length=200), nullable=True),
+        sa.Column("created_at", onduty.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", onduty.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["contact_method_id"],
+            ["contact_method.id"],
+            name=op.f("fk_outbox_contact_method_id_contact_method"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incident.id"],
+            name=op.f("fk_outbox_incident_id_incident"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["notification_id"],
+            ["notification.id"],
+            name=op.f("fk_outbox_notification_id_notification"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["person.id"],
+            name=op.f("fk_outbox_person_id_person"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("rule_key", name=op.f("uq_outbox_rule_key")),
+    )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_outbox_contact_method_id"), ["contact_method_id"], unique=False
+        )
+        batch_op.create_index("ix_outbox_due", ["status", "due_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_outbox_incident_id"), ["incident_id"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_incident_id"))
+        batch_op.drop_index("ix_outbox_due")
+        batch_op.drop_index(batch_op.f("ix_outbox_contact_method_id"))
+
+    op.drop_table("outbox")
+    with op.batch_alter_table("timeline_event", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_timeline_event_incident_id"))
+
+    op.drop_table("timeline_event")
     op.drop_table("slot_member")
+    with op.batch_alter_table("notification", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notification_incident_id"))
+
+    op.drop_table("notification")
+    with op.batch_alter_table("escalation_state", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_escalation_state_next_at"))
+
+    op.drop_table("escalation_state")
+    with op.batch_alter_table("alert", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_alert_incident_id"))
+        batch_op.drop_index(batch_op.f("ix_alert_group_key"))
+
+    op.drop_table("alert")
     op.drop_table("rota_slot")
     with op.batch_alter_table("notification_rule", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notification_rule_person_id"))
 
     op.drop_table("notification_rule")
     op.drop_table("integration")
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_incident_team_id"))
+        batch_op.drop_index(batch_op.f("ix_incident_service_id"))
+        batch_op.drop_index("ix_incident_paging")
+        batch_op.drop_index(batch_op.f("ix_incident_created_at"))
+
+    op.drop_table("incident")
     with op.batch_alter_table("time_off", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_time_off_person_id"))
 
@@ -401,13 +672,16 @@ def downgrade() -> None:
 
     op.drop_table("contact_method")
     op.drop_table("api_token")
+    op.drop_table("used_action_link")
     op.drop_table("team")
     op.drop_table("priority_policy")
     op.drop_table("person")
     op.drop_table("organization")
     op.drop_table("login_failure")
     op.drop_table("escalation_policy")
+    op.drop_table("engine_lease")
     op.drop_table("criticality_rule")
+    op.drop_table("counter")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_event_at"))
 

@@ -1,0 +1,29 @@
+"""The few places where SQLite and PostgreSQL differ, kept together."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+T = TypeVar("T", bound=Any)
+
+
+def claim(session: Session, query: Select[T]) -> Select[T]:
+    """Make `query` claim its rows for this transaction.
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED`, so several engines take disjoint rows without waiting.
+    SQLite: unchanged; every write transaction starts with BEGIN IMMEDIATE (db/session.py), so a
+    transaction that reads due work already holds the only write lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
+
+
+def lock(session: Session, query: Select[T]) -> Select[T]:
+    """`FOR UPDATE` (waiting) on PostgreSQL; SQLite already serialises writers."""
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update()
+    return query

@@ -1,0 +1,328 @@
+"""Delivery: claims due outbox rows, hands each to its channel with the row id as idempotency
+key, and records the outcome. Transient failures retry with backoff (3 attempts); permanent
+ones fall through to the person's next contact method; throttles delay, never drop."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from onduty.config import Settings
+from onduty.db import dialect
+from onduty.incidents.models import Incident, TimelineEvent
+from onduty.notify import links
+from onduty.notify import models as ob
+from onduty.notify.channels import (
+    ACTION_ACKNOWLEDGE,
+    ACTION_RESOLVE,
+    ACTION_VOICE_GATHER,
+    Address,
+    Channel,
+    IncidentInfo,
+    Message,
+    PermanentError,
+    RetryableError,
+    channel_for,
+)
+from onduty.people.models import ContactMethod, Person
+from onduty.services.models import Service
+
+log = logging.getLogger("onduty.engine.deliver")
+
+MAX_ATTEMPTS = 3
+BACKOFF = (timedelta(seconds=10), timedelta(seconds=30), timedelta(seconds=90))
+# How long a claimed row may stay in `sending`: longer than any adapter's timeout, so a row
+# still `sending` after it was claimed by an engine that died mid-send.
+SEND_DEADLINE = timedelta(seconds=60)
+THROTTLE_WINDOW = timedelta(minutes=15)
+LINK_LIFETIME = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    row_id: int
+    ambiguous: bool  # the previous claim died between "sending" and the provider's answer
+
+
+def _timeline(
+    session: Session, incident_id: int | None, now: datetime, kind: str, **data: Any
+) -> None:
+    if incident_id is not None:
+        session.add(
+            TimelineEvent(
+                incident_id=incident_id,
+                at=now,
+                kind=kind,
+                actor="engine",
+                channel=f"notify:{data.get('via', '')}",
+                data=data,
+            )
+        )
+
+
+def claim(session: Session, *, now: datetime, limit: int = 50) -> list[Claimed]:
+    """Mark up to `limit` due rows as `sending` (the caller commits). Rows are taken round-robin
+    across incidents, so one incident's long queue does not hold back another's first page."""
+    query = dialect.claim(
+        session,
+        select(ob.OutboxMessage)
+        .where(
+            or_(
+                (ob.OutboxMessage.status == ob.PENDING) & (ob.OutboxMessage.due_at <= now),
+                (ob.OutboxMessage.status == ob.SENDING) & (ob.OutboxMessage.deadline < now),
+            )
+        )
+        .order_by(ob.OutboxMessage.due_at, ob.OutboxMessage.id)
+        .limit(limit * 4),
+    )
+    rows = list(session.scalars(query))
+    queues: dict[Any, list[ob.OutboxMessage]] = defaultdict(list)
+    for row in rows:
+        queues[row.incident_id].append(row)
+    chosen: list[ob.OutboxMessage] = []
+    while len(chosen) < limit and any(queues.values()):
+        for key in list(queues):
+            if queues[key] and len(chosen) < limit:
+                chosen.append(queues[key].pop(0))
+    out = []
+    for row in chosen:
+        out.append(Claimed(row.id, row.status == ob.SENDING))
+        row.status, row.deadline = ob.SENDING, now + SEND_DEADLINE
+    session.flush()
+    return out
+
+
+def _throttle_limit(settings: Settings, channel: str) -> int | None:
+    return {"sms": settings.sms_per_15m, "voice": settings.voice_per_15m}.get(channel)
+
+
+def _message(
+    session: Session, row: ob.OutboxMessage, person: Person, settings: Settings, now: datetime
+) -> Message:
+    incident = session.get(Incident, row.incident_id) if row.incident_id else None
+    info, actions = None, {}
+    base = settings.base_url.rstrip("/")
+    if incident is not None:
+        service = session.get(Service, incident.service_id)
+        info = IncidentInfo(
+            id=str(incident.id),
+            number=incident.number,
+            title=incident.title,
+            priority=incident.priority,
+            status=incident.status,
+            service=service.name if service else incident.service_id,
+            team=incident.team_id,
+            url=f"{base}/incidents/{incident.id}",
+        )
+        for action, key in ((ACTION_ACKNOWLEDGE, "acknowledge"), (ACTION_RESOLVE, "resolve")):
+            token = links.sign(
+                settings.secret_key,
+                action=key,
+                incident_id=incident.id,
+                recipient=person.id,
+                expires=now + LINK_LIFETIME,
+            )
+            actions[action] = f"{base}/actions/{token}"
+        gather = links.sign(
+            settings.secret_key,
+            action="acknowledge",
+            incident_id=incident.id,
+            recipient=person.id,
+            expires=now + LINK_LIFETIME,
+        )
+        actions[ACTION_VOICE_GATHER] = f"{base}/integrations/twilio/voice/{gather}"
+    return Message(
+        event=row.event,
+        idempotency_key=str(row.id),
+        recipient=person.id,
+        recipient_name=person.name,
+        incident=info,
+        step=row.step,
+        actions=actions,
+        text=row.text,
+    )
+
+
+def deliver_one(
+    session_factory: sessionmaker[Session],
+    channels: Mapping[str, Channel],
+    settings: Settings,
+    claimed: Claimed,
+    now: datetime,
+) -> str:
+    """Send one claimed row; returns its final status for this attempt."""
+    with session_factory() as session, session.begin():
+        row = session.get(ob.OutboxMessage, claimed.row_id)
+        if row is None or row.status != ob.SENDING:
+            return "gone"
+        incident = session.get(Incident, row.incident_id) if row.incident_id else None
+        if (
+            incident is not None
+            and incident.status != "triggered"
+            and row.event in ("incident.triggered", "incident.escalated")
+        ):
+            row.status, row.last_error = ob.CANCELLED, f"skipped: incident is {incident.status}"
+            return row.status
+        limit = _throttle_limit(settings, row.channel)
+        if limit is not None:
+            window = session.scalars(
+                select(ob.OutboxMessage.sent_at)
+                .where(
+                    ob.OutboxMessage.contact_method_id == row.contact_method_id,
+                    ob.OutboxMessage.status == ob.SENT,
+                    ob.OutboxMessage.sent_at > now - THROTTLE_WINDOW,
+                )
+                .order_by(ob.OutboxMessage.sent_at)
+            ).all()
+            if len(window) >= limit:
+                oldest = window[0]
+                assert oldest is not None
+                row.status, row.deadline = ob.PENDING, None
+                row.due_at = oldest + THROTTLE_WINDOW
+                return "throttled"
+        if claimed.ambiguous:
+            _timeline(
+                session,
+                row.incident_id,
+                now,
+                "notify.uncertain",
+                via=row.channel,
+                person=row.person_id,
+                note="an engine stopped before the provider answered; resending with the same "
+                "idempotency key",
+            )
+        person = session.get(Person, row.person_id)
+        method = session.get(ContactMethod, row.contact_method_id)
+        assert person is not None and method is not None
+        message = _message(session, row, person, settings, now)
+        address = Address(method.type, method.address, webhook_secret(settings, method))
+        row.attempts += 1
+        attempts = row.attempts
+    # The send happens outside any transaction: a slow provider holds no lock.
+    error: Exception | None = None
+    receipt = None
+    try:
+        receipt = channel_for(channels, method.type).send(message, address)
+    except (RetryableError, PermanentError) as exc:
+        error = exc
+    except Exception as exc:
+        log.exception("channel %s raised an unexpected error", method.type)
+        error = RetryableError(f"unexpected error: {exc}")
+    with session_factory() as session, session.begin():
+        row = session.get(ob.OutboxMessage, claimed.row_id)
+        assert row is not None
+        if receipt is not None:
+            row.status, row.sent_at, row.provider_id = ob.SENT, now, receipt.provider_id
+            row.deadline = None
+            _timeline(
+                session,
+                row.incident_id,
+                now,
+                "notify.sent",
+                via=row.channel,
+                person=row.person_id,
+                outbox=row.id,
+            )
+            return row.status
+        assert error is not None
+        row.last_error = str(error)
+        if isinstance(error, RetryableError) and attempts < MAX_ATTEMPTS:
+            wait = BACKOFF[attempts - 1]
+            if error.retry_after:
+                wait = max(wait, timedelta(seconds=error.retry_after))
+            row.status, row.deadline, row.due_at = ob.PENDING, None, now + wait
+            return "retrying"
+        row.status, row.deadline = ob.FAILED, None
+        _timeline(
+            session,
+            row.incident_id,
+            now,
+            "notify.failed",
+            via=row.channel,
+            person=row.person_id,
+            error=str(error),
+            outbox=row.id,
+        )
+        fall_through(session, row, now)
+        return row.status
+
+
+def webhook_secret(settings: Settings, method: ContactMethod) -> str | None:
+    """The key a webhook body is signed with: the contact method's own secret, or one derived
+    from the server secret and the method's id (never the server secret itself)."""
+    if method.type != "webhook":
+        return None
+    if method.secret:
+        return method.secret
+    mac = hmac.new(settings.secret_key.encode(), f"webhook:{method.id}".encode(), hashlib.sha256)
+    return mac.hexdigest()
+
+
+def fall_through(session: Session, row: ob.OutboxMessage, now: datetime) -> ob.OutboxMessage | None:
+    """After a permanent failure, page the same person on their next contact method that this
+    notification has not used yet (their rules' order first, then the rest)."""
+    person = session.get(Person, row.person_id)
+    assert person is not None
+    used = {row.contact_method_id}
+    if row.notification_id is not None:
+        used |= set(
+            session.scalars(
+                select(ob.OutboxMessage.contact_method_id).where(
+                    ob.OutboxMessage.notification_id == row.notification_id
+                )
+            )
+        )
+    order = [r.contact_method for r in person.notification_rules] + list(person.contact_methods)
+    nxt = next((m for m in order if m.id not in used), None)
+    if nxt is None:
+        _timeline(
+            session,
+            row.incident_id,
+            now,
+            "notify.unreachable",
+            person=row.person_id,
+            via=row.channel,
+        )
+        return None
+    fallback = ob.OutboxMessage(
+        rule_key=f"{row.rule_key}:fallback:cm{nxt.id}",
+        event=row.event,
+        incident_id=row.incident_id,
+        notification_id=row.notification_id,
+        person_id=row.person_id,
+        contact_method_id=nxt.id,
+        channel=nxt.type,
+        step=row.step,
+        text=row.text,
+        status=ob.PENDING,
+        due_at=now,
+        created_at=now,
+    )
+    session.add(fallback)
+    _timeline(
+        session,
+        row.incident_id,
+        now,
+        "notify.fallthrough",
+        person=row.person_id,
+        via=row.channel,
+        next=nxt.type,
+    )
+    session.flush()
+    return fallback
+
+
+def pending_count(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(ob.OutboxMessage.status, func.count()).group_by(ob.OutboxMessage.status)
+    )
+    return {status: int(n) for status, n in rows}

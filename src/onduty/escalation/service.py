@@ -1,0 +1,213 @@
+"""The step executor: starting an incident's escalation (policy snapshot), running a due step
+(targets resolved through the rota at that instant, one notification per person, personal rules
+expanded into the outbox), stopping on acknowledge/resolve, and escalating on request."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from onduty.escalation.models import EscalationPolicy, EscalationState, Notification
+from onduty.incidents.models import Incident, TimelineEvent
+from onduty.notify import models as outbox
+from onduty.people.models import Person
+from onduty.schedules import service as schedules_service
+from onduty.services.models import Service
+
+
+def _timeline(session: Session, incident: Incident, now: datetime, kind: str, **data: Any) -> None:
+    session.add(
+        TimelineEvent(
+            incident_id=incident.id, at=now, kind=kind, actor="engine", channel="engine", data=data
+        )
+    )
+
+
+def snapshot(session: Session, service: Service) -> tuple[str | None, dict[str, Any]]:
+    """The service's escalation policy as it is now, frozen into the incident's state."""
+    policy = (
+        session.get(EscalationPolicy, service.escalation_policy_id)
+        if service.escalation_policy_id
+        else None
+    )
+    if policy is None:
+        return None, {"repeat": 0, "steps": []}
+    steps = [{"notify": list(s.targets), "wait_s": s.wait_s} for s in policy.steps]
+    return policy.id, {"repeat": policy.repeat, "steps": steps}
+
+
+def start(session: Session, *, incident: Incident, now: datetime) -> EscalationState:
+    """Begin (or, after a reopen, restart) escalation at step 0, due now."""
+    service = session.get(Service, incident.service_id)
+    assert service is not None
+    policy_id, policy = snapshot(session, service)
+    state = session.get(EscalationState, incident.id)
+    if state is None:
+        state = EscalationState(incident_id=incident.id)
+        session.add(state)
+    state.policy_id, state.policy = policy_id, policy
+    state.step, state.cycle, state.next_at = 0, 0, now
+    state.generation, state.finished = incident.generation, False
+    session.flush()
+    return state
+
+
+def stop(session: Session, *, incident_id: int, now: datetime) -> int:
+    """Acknowledge or resolve: no further steps, and pages not yet sent are cancelled. Runs in
+    the caller's transaction (the one that changes the incident). Returns the rows cancelled."""
+    session.execute(
+        update(EscalationState)
+        .where(EscalationState.incident_id == incident_id)
+        .values(finished=True, next_at=None)
+    )
+    result = session.execute(
+        update(outbox.OutboxMessage)
+        .where(
+            outbox.OutboxMessage.incident_id == incident_id,
+            outbox.OutboxMessage.status == outbox.PENDING,
+            outbox.OutboxMessage.event.in_(("incident.triggered", "incident.escalated")),
+        )
+        .values(status=outbox.CANCELLED, last_error=f"cancelled at {now:%H:%M:%S}Z: stopped")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def escalate_now(session: Session, *, incident: Incident, now: datetime) -> None:
+    """Manual escalation: the next step runs at once."""
+    state = session.get(EscalationState, incident.id)
+    if state is None or state.generation != incident.generation:
+        start(session, incident=incident, now=now)
+        return
+    if state.finished:
+        # The policy ran out: start over from its first step, as a new cycle.
+        state.finished, state.step, state.cycle = False, 0, state.cycle + 1
+    state.next_at = now
+
+
+def run_step(
+    session: Session, *, incident: Incident, state: EscalationState, now: datetime
+) -> None:
+    """Run the due step. A step whose targets name nobody is written on the timeline and falls
+    through to the next one at once: never silence."""
+    steps = state.policy.get("steps", [])
+    repeat = int(state.policy.get("repeat", 0))
+    while True:
+        if state.step >= len(steps):
+            if state.cycle < repeat and steps:
+                state.cycle, state.step = state.cycle + 1, 0
+                continue
+            state.finished, state.next_at = True, None
+            _timeline(session, incident, now, "escalation.exhausted", cycles=state.cycle + 1)
+            return
+        step = steps[state.step]
+        people: list[tuple[str, str]] = []
+        for target in step["notify"]:
+            for person in schedules_service.responders(
+                session,
+                team_id=incident.team_id,
+                discipline=incident.discipline,
+                target=target,
+                at=now,
+            ):
+                if person not in (p for p, _ in people):
+                    people.append((person, target))
+        if not people:
+            _timeline(
+                session,
+                incident,
+                now,
+                "escalation.nobody",
+                step=state.step + 1,
+                cycle=state.cycle,
+                targets=step["notify"],
+            )
+            state.step += 1
+            continue
+        event = (
+            "incident.triggered" if (state.step, state.cycle) == (0, 0) else "incident.escalated"
+        )
+        for person_id, target in people:
+            notify(
+                session,
+                incident=incident,
+                state=state,
+                person_id=person_id,
+                target=target,
+                event=event,
+                now=now,
+            )
+        _timeline(
+            session,
+            incident,
+            now,
+            "escalation.step",
+            step=state.step + 1,
+            cycle=state.cycle,
+            notified=[p for p, _ in people],
+            targets=step["notify"],
+        )
+        state.step += 1
+        state.next_at = now + timedelta(seconds=int(step["wait_s"]))
+        return
+
+
+def notify(
+    session: Session,
+    *,
+    incident: Incident,
+    state: EscalationState,
+    person_id: str,
+    target: str,
+    event: str,
+    now: datetime,
+) -> Notification | None:
+    """Page one person for this step: the notification row (unique per step, so a second
+    engine cannot write it twice) and one outbox row per personal notification rule."""
+    row = Notification(
+        incident_id=incident.id,
+        generation=state.generation,
+        cycle=state.cycle,
+        step=state.step,
+        person_id=person_id,
+        target=target,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None
+    person = session.get(Person, person_id)
+    assert person is not None
+    for i, rule in enumerate(person.notification_rules):
+        method = rule.contact_method
+        session.add(
+            outbox.OutboxMessage(
+                rule_key=f"n{row.id}:r{i}:cm{method.id}",
+                event=event,
+                incident_id=incident.id,
+                notification_id=row.id,
+                person_id=person_id,
+                contact_method_id=method.id,
+                channel=method.type,
+                step=state.step + 1,
+                status=outbox.PENDING,
+                due_at=now + timedelta(seconds=rule.after_s),
+                created_at=now,
+            )
+        )
+    session.flush()
+    return row
+
+
+def due_states(session: Session, *, now: datetime, limit: int = 100) -> Any:
+    return (
+        select(EscalationState)
+        .where(EscalationState.finished.is_(False), EscalationState.next_at <= now)
+        .order_by(EscalationState.next_at)
+        .limit(limit)
+    )

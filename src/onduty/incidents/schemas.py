@@ -1,0 +1,101 @@
+"""Wire shapes of incidents for the API (Pydantic), apart from the tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class IncidentCreate(BaseModel):
+    """A report by a person, with the bug template's fields."""
+
+    service: str
+    title: str = Field(min_length=3, max_length=1024)
+    steps: str | None = Field(default=None, max_length=20000)
+    actual: str | None = Field(default=None, max_length=20000)
+    expected: str | None = Field(default=None, max_length=20000)
+    environment: str | None = Field(default=None, max_length=2000)
+    reporter: str | None = Field(default=None, max_length=200)
+    channel: Literal["team", "qa", "client", "intercom", "anonymous", "support", "monitoring"] = (
+        "team"
+    )
+    client: str | None = Field(default=None, max_length=200)
+    client_tier: str | None = Field(default=None, max_length=50)
+    severity: Literal["critical", "error", "warning", "info"] | None = None
+    discipline: str | None = None
+    links: list[str] = Field(default_factory=list, max_length=50)
+
+
+class IncidentUpdate(BaseModel):
+    priority: Literal["P1", "P2", "P3", "P4"] | None = None
+    discipline: str | None = None
+    assignee: str | None = None
+
+
+class TimelineOut(BaseModel):
+    at: datetime
+    kind: str
+    actor: str
+    channel: str
+    data: dict[str, Any]
+
+
+class AlertOut(BaseModel):
+    id: int
+    dedup_key: str
+    status: str
+    summary: str
+    severity: str | None
+    labels: dict[str, str]
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+
+
+class NotificationOut(BaseModel):
+    id: int
+    person: str
+    channel: str
+    event: str
+    step: int | None
+    status: str
+    due_at: datetime
+    sent_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+
+class IncidentOut(BaseModel):
+    id: int
+    number: int
+    title: str
+    status: str
+    priority: str
+    rule_priority: str
+    matched_rule: int | None
+    priority_set_by: str | None
+    service: str
+    team: str
+    discipline: str | None
+    assignee: str | None
+    source: str
+    stage: str
+    stages: dict[str, str]
+    backlog: bool
+    page_due_at: datetime
+    created_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    seconds_to_acknowledge: int | None
+    report: dict[str, Any] | None
+
+
+class IncidentDetail(IncidentOut):
+    timeline: list[TimelineOut]
+    alerts: list[AlertOut]
+    notifications: list[NotificationOut]

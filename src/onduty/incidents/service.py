@@ -1,0 +1,621 @@
+"""Incidents: ingest of alert signals (dedup by a unique index, grouping, auto-resolve), reports
+by people, the lifecycle (acknowledge, resolve, reopen, escalate, update) with its timeline,
+triage by the criticality rules and the priority policy's paging decision. Services take a
+session and `now`, flush, and never commit: the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from onduty.db import dialect
+from onduty.errors import InvalidInput, InvalidTransition, NotFound
+from onduty.escalation import service as escalation_service
+from onduty.incidents import priority as rules
+from onduty.incidents.models import (
+    Alert,
+    Counter,
+    CriticalityRule,
+    Incident,
+    PriorityPolicy,
+    TimelineEvent,
+)
+from onduty.intake.signal import Signal
+from onduty.people.models import Organization, Person
+from onduty.services.models import Integration, Service
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+STAGES = (
+    "reported",
+    "ticketed",
+    "acknowledged",
+    "resolved_on_call",
+    "handed_over",
+    "resolved_by_developer",
+    "postmortem",
+    "runbook_updated",
+)
+
+
+@dataclass
+class IngestResult:
+    created: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+    dedup_keys: list[str] = field(default_factory=list)
+
+
+def timeline(
+    session: Session,
+    incident: Incident,
+    *,
+    now: datetime,
+    kind: str,
+    actor: str,
+    channel: str,
+    **data: Any,
+) -> None:
+    session.add(
+        TimelineEvent(
+            incident_id=incident.id, at=now, kind=kind, actor=actor, channel=channel, data=data
+        )
+    )
+
+
+def _next_number(session: Session) -> int:
+    # The counter row's lock serialises numbering; the first incident creates the row.
+    result = session.execute(
+        update(Counter)
+        .where(Counter.name == "incident")
+        .values(value=Counter.value + 1)
+        .returning(Counter.value)
+    ).scalar()
+    if result is not None:
+        return int(result)
+    try:
+        with session.begin_nested():
+            session.add(Counter(name="incident", value=1))
+        return 1
+    except IntegrityError:
+        return _next_number(session)
+
+
+# --- triage ---------------------------------------------------------------------------------
+
+
+def _rule(row: CriticalityRule) -> rules.Rule:
+    w = row.when or {}
+
+    def fs(key: str) -> frozenset[str] | None:
+        return frozenset(w[key]) if key in w and w[key] is not None else None
+
+    return rules.Rule(
+        priority=row.priority,
+        service=fs("service"),
+        severity=fs("severity"),
+        labels=w.get("labels"),
+        channel=fs("channel"),
+        client_tier=fs("client_tier"),
+        words=frozenset(x.lower() for x in w["words"]) if w.get("words") else None,
+        min_affected_clients=w.get("min_affected_clients"),
+    )
+
+
+def triage(session: Session, facts: rules.Facts) -> tuple[str, int | None]:
+    """Priority from the criticality rules, first match wins, and the index of the rule."""
+    rows = session.scalars(select(CriticalityRule).order_by(CriticalityRule.position)).all()
+    return rules.match([_rule(r) for r in rows], facts)
+
+
+def paging(session: Session, priority: str, now: datetime) -> tuple[bool, datetime]:
+    """(backlog, page_due_at): P3/P4 outside working hours wait for them (SPEC §1 rule 5)."""
+    policy = session.get(PriorityPolicy, priority)
+    if policy is None or policy.page == "always":
+        return False, now
+    org = session.scalars(select(Organization)).first()
+    if org is None:
+        return False, now
+    days = frozenset(WEEKDAYS.index(d) for d in org.working_days)
+    start = time.fromisoformat(org.working_start)
+    end = time.fromisoformat(org.working_end)
+    if rules.in_working_hours(now, org.timezone, days, start, end):
+        return False, now
+    return True, rules.next_working_start(now, org.timezone, days, start, end)
+
+
+def _new_incident(
+    session: Session,
+    *,
+    service: Service,
+    title: str,
+    facts: rules.Facts,
+    source: str,
+    now: datetime,
+    description: str | None = None,
+    report: dict[str, Any] | None = None,
+    discipline: str | None = None,
+) -> Incident:
+    priority, matched = triage(session, facts)
+    backlog, due = paging(session, priority, now)
+    incident = Incident(
+        number=_next_number(session),
+        title=title[:1024],
+        description=description,
+        status="triggered",
+        service_id=service.id,
+        team_id=service.team_id,
+        discipline=discipline or service.discipline,
+        priority=priority,
+        rule_priority=priority,
+        matched_rule=matched,
+        source=source,
+        report=report,
+        stages={"reported": now.isoformat()},
+        stage="reported",
+        backlog=backlog,
+        page_due_at=due,
+        generation=1,
+        created_at=now,
+    )
+    session.add(incident)
+    session.flush()
+    timeline(
+        session,
+        incident,
+        now=now,
+        kind="triggered",
+        actor=source,
+        channel=source,
+        priority=priority,
+        rule=matched,
+        backlog=backlog,
+        page_due_at=due.isoformat(),
+    )
+    return incident
+
+
+# --- ingest ---------------------------------------------------------------------------------
+
+
+def ingest(
+    session: Session, *, integration: Integration, signals: Sequence[Signal], now: datetime
+) -> IngestResult:
+    """Store one request's signals: dedup against open alerts, group, resolve, in the caller's
+    transaction (the HTTP 202 is sent only after it commits)."""
+    service = session.get(Service, integration.service_id)
+    assert service is not None
+    result = IngestResult()
+    groups: dict[str, Incident] = {}
+    channel = f"integration:{integration.type}"
+    for signal in signals:
+        if signal.is_test or signal.dedup_key is None:
+            continue
+        result.dedup_keys.append(signal.dedup_key)
+        if signal.action == "trigger":
+            _trigger(session, service, integration, signal, groups, result, channel, now)
+        else:
+            _settle(session, service, integration, signal, result, channel, now)
+    session.flush()
+    return result
+
+
+def _open_alert(session: Session, service_id: str, key: str) -> Alert | None:
+    return session.scalars(
+        select(Alert).where(Alert.service_id == service_id, Alert.open_key == key)
+    ).first()
+
+
+def _repeat(session: Session, alert: Alert, key: str, now: datetime) -> bool:
+    """Count a repeat of an open alert; False if it was resolved meanwhile.
+
+    The increment is done in SQL, so concurrent repeats on PostgreSQL are not lost."""
+    done = session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id, Alert.open_key == key)
+        .values(count=Alert.count + 1, last_seen=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(alert, ["count", "last_seen"])
+    return bool(getattr(done, "rowcount", 0))
+
+
+def _settle(
+    session: Session,
+    service: Service,
+    integration: Integration,
+    signal: Signal,
+    result: IngestResult,
+    channel: str,
+    now: datetime,
+) -> None:
+    """An acknowledge or resolve signal for an open alert; one for nothing open is a no-op, as
+    on PagerDuty."""
+    assert signal.dedup_key is not None
+    open_alert = _open_alert(session, service.id, signal.dedup_key)
+    if open_alert is None:
+        return
+    # Lock the incident first (the lifecycle functions do too), and decide on fresh state: a
+    # concurrent request may have acknowledged or resolved it since the alert was read.
+    incident = _locked(session, open_alert.incident_id)
+    if signal.action == "acknowledge":
+        if incident.status == "triggered":
+            acknowledge(
+                session, incident_id=incident.id, actor=integration.name, channel=channel, now=now
+            )
+        return
+    closed = session.execute(
+        update(Alert)
+        .where(Alert.id == open_alert.id, Alert.open_key == signal.dedup_key)
+        .values(status="resolved", open_key=None, resolved_at=now, last_seen=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(open_alert)
+    if not getattr(closed, "rowcount", 0):
+        return  # resolved by a concurrent request
+    timeline(
+        session,
+        incident,
+        now=now,
+        kind="alert.resolved",
+        actor=integration.name,
+        channel=channel,
+        alert=open_alert.id,
+        dedup_key=signal.dedup_key,
+    )
+    still_open = session.scalars(
+        select(Alert.id).where(Alert.incident_id == incident.id, Alert.open_key.is_not(None))
+    ).first()
+    if still_open is None and integration.auto_resolve and incident.status != "resolved":
+        resolve(session, incident_id=incident.id, actor=integration.name, channel=channel, now=now)
+        result.resolved.append(incident.id)
+
+
+def _trigger(
+    session: Session,
+    service: Service,
+    integration: Integration,
+    signal: Signal,
+    groups: dict[str, Incident],
+    result: IngestResult,
+    channel: str,
+    now: datetime,
+) -> None:
+    key = signal.dedup_key
+    assert key is not None
+    # Two passes at most: a repeat can lose a race with a resolve (then it opens a new alert),
+    # and an insert can lose one with another request's insert (then it is a repeat).
+    for _attempt in range(3):
+        existing = _open_alert(session, service.id, key)
+        if existing is not None:
+            if _repeat(session, existing, key, now):
+                result.updated.append(existing.incident_id)
+                return
+            continue
+        incident = groups.get(signal.group_key) if signal.group_key else None
+        if incident is None and signal.group_key:
+            # A new alert of a group that already has an open incident joins it (Alertmanager).
+            sibling = session.scalars(
+                select(Alert).where(
+                    Alert.service_id == service.id,
+                    Alert.group_key == signal.group_key,
+                    Alert.open_key.is_not(None),
+                )
+            ).first()
+            if sibling is not None:
+                incident = session.get(Incident, sibling.incident_id)
+        created = incident is None
+        alert = Alert(
+            service_id=service.id,
+            integration_id=integration.id,
+            dedup_key=key,
+            open_key=key,
+            group_key=signal.group_key,
+            status="firing",
+            summary=signal.summary[:1024],
+            severity=signal.severity,
+            labels=dict(signal.labels),
+            details=dict(signal.details),
+            count=1,
+            first_seen=now,
+            last_seen=now,
+        )
+        try:
+            # The incident is made inside the SAVEPOINT too: if the unique index on
+            # (service_id, open_key) says another transaction opened this alert first, the
+            # incident (and its number) go with the rollback and the signal attaches to theirs.
+            with session.begin_nested():
+                if incident is None:
+                    incident = _new_incident(
+                        session,
+                        service=service,
+                        title=signal.summary,
+                        facts=rules.Facts(
+                            service=service.id,
+                            severity=signal.severity,
+                            labels=dict(signal.labels),
+                            channel=integration.type,
+                            summary=signal.summary,
+                        ),
+                        source=integration.type,
+                        now=now,
+                    )
+                alert.incident_id = incident.id
+                session.add(alert)
+        except IntegrityError:
+            continue
+        if signal.group_key:
+            groups[signal.group_key] = incident
+        timeline(
+            session,
+            incident,
+            now=now,
+            kind="alert.added",
+            actor=integration.name,
+            channel=channel,
+            alert=alert.id,
+            summary=signal.summary,
+        )
+        (result.created if created else result.updated).append(incident.id)
+        return
+    raise InvalidTransition(f"alert {key!r} changed too often while being stored", "dedup_key")
+
+
+# --- lifecycle --------------------------------------------------------------------------------
+
+
+def _locked(session: Session, incident_id: int) -> Incident:
+    # populate_existing: the row just locked may be newer than this session's copy.
+    incident = session.scalars(
+        dialect.lock(session, select(Incident).where(Incident.id == incident_id)).execution_options(
+            populate_existing=True
+        )
+    ).first()
+    if incident is None:
+        raise NotFound(f"no incident with id {incident_id}", "id")
+    return incident
+
+
+def _stage(incident: Incident, stage: str, now: datetime) -> None:
+    stages = dict(incident.stages or {})
+    stages.setdefault(stage, now.isoformat())
+    incident.stages = stages
+    incident.stage = stage
+
+
+def acknowledge(
+    session: Session, *, incident_id: int, actor: str, channel: str, now: datetime
+) -> Incident:
+    """Take charge: stops escalation and cancels unsent pages in this transaction.
+
+    Raises:
+        InvalidTransition: already acknowledged (says by whom) or resolved.
+    """
+    incident = _locked(session, incident_id)
+    if incident.status == "acknowledged":
+        raise InvalidTransition(
+            f"incident #{incident.number} was already acknowledged by {incident.acknowledged_by}",
+            "status",
+        )
+    if incident.status == "resolved":
+        raise InvalidTransition(f"incident #{incident.number} is resolved", "status")
+    incident.status, incident.acknowledged_at, incident.acknowledged_by = "acknowledged", now, actor
+    incident.generation += 1
+    _stage(incident, "acknowledged", now)
+    cancelled = escalation_service.stop(session, incident_id=incident.id, now=now)
+    timeline(
+        session,
+        incident,
+        now=now,
+        kind="acknowledged",
+        actor=actor,
+        channel=channel,
+        seconds_to_acknowledge=int((now - incident.created_at).total_seconds()),
+        cancelled=cancelled,
+    )
+    session.flush()
+    return incident
+
+
+def resolve(
+    session: Session, *, incident_id: int, actor: str, channel: str, now: datetime
+) -> Incident:
+    incident = _locked(session, incident_id)
+    if incident.status == "resolved":
+        raise InvalidTransition(f"incident #{incident.number} is already resolved", "status")
+    incident.status, incident.resolved_at, incident.resolved_by = "resolved", now, actor
+    incident.generation += 1
+    _stage(incident, "resolved_on_call", now)
+    session.execute(
+        update(Alert)
+        .where(Alert.incident_id == incident.id, Alert.open_key.is_not(None))
+        .values(status="resolved", open_key=None, resolved_at=now)
+    )
+    cancelled = escalation_service.stop(session, incident_id=incident.id, now=now)
+    timeline(
+        session,
+        incident,
+        now=now,
+        kind="resolved",
+        actor=actor,
+        channel=channel,
+        cancelled=cancelled,
+    )
+    session.flush()
+    return incident
+
+
+def reopen(
+    session: Session, *, incident_id: int, actor: str, channel: str, now: datetime
+) -> Incident:
+    """A resolved incident fires again: escalation restarts from its first step."""
+    incident = _locked(session, incident_id)
+    if incident.status != "resolved":
+        raise InvalidTransition(
+            f"incident #{incident.number} is {incident.status}, not resolved", "status"
+        )
+    incident.status, incident.resolved_at, incident.resolved_by = "triggered", None, None
+    incident.acknowledged_at = incident.acknowledged_by = None
+    incident.generation += 1
+    incident.page_due_at = now
+    incident.backlog = False
+    timeline(session, incident, now=now, kind="reopened", actor=actor, channel=channel)
+    session.flush()
+    return incident
+
+
+def escalate(
+    session: Session, *, incident_id: int, actor: str, channel: str, now: datetime
+) -> Incident:
+    """Run the next escalation step now; an acknowledged incident becomes unacknowledged."""
+    incident = _locked(session, incident_id)
+    if incident.status == "resolved":
+        raise InvalidTransition(
+            f"incident #{incident.number} is resolved: reopen it first", "status"
+        )
+    if incident.status == "acknowledged":
+        incident.status, incident.acknowledged_at, incident.acknowledged_by = (
+            "triggered",
+            None,
+            None,
+        )
+        incident.generation += 1
+    incident.backlog, incident.page_due_at = False, min(incident.page_due_at, now)
+    escalation_service.escalate_now(session, incident=incident, now=now)
+    timeline(session, incident, now=now, kind="escalated", actor=actor, channel=channel)
+    session.flush()
+    return incident
+
+
+def update_incident(
+    session: Session,
+    *,
+    incident_id: int,
+    actor: str,
+    channel: str,
+    now: datetime,
+    priority: str | None = None,
+    discipline: str | None = None,
+    assignee: str | None = None,
+) -> Incident:
+    incident = _locked(session, incident_id)
+    changes: dict[str, Any] = {}
+    if priority is not None and priority != incident.priority:
+        if priority not in ("P1", "P2", "P3", "P4"):
+            raise InvalidInput("priority must be P1, P2, P3 or P4", "priority")
+        changes["priority"] = [incident.priority, priority]
+        incident.priority, incident.priority_set_by, incident.priority_set_at = priority, actor, now
+        backlog, _due = paging(session, priority, now)
+        if incident.status == "triggered" and not backlog and incident.backlog:
+            incident.backlog, incident.page_due_at = False, now
+    if discipline is not None and discipline != incident.discipline:
+        changes["discipline"] = [incident.discipline, discipline]
+        incident.discipline = discipline
+    if assignee is not None and assignee != incident.assignee_id:
+        if session.get(Person, assignee) is None:
+            raise NotFound(f"no person with id {assignee!r}", "assignee")
+        changes["assignee"] = [incident.assignee_id, assignee]
+        incident.assignee_id = assignee
+    if changes:
+        timeline(
+            session,
+            incident,
+            now=now,
+            kind="updated",
+            actor=actor,
+            channel=channel,
+            changes=changes,
+        )
+    session.flush()
+    return incident
+
+
+REPORT_FIELDS = ("steps", "actual", "expected", "environment", "reporter", "client", "links")
+
+
+def report(
+    session: Session,
+    *,
+    service_id: str,
+    title: str,
+    channel: str,
+    actor: str,
+    now: datetime,
+    fields: dict[str, Any],
+    severity: str | None = None,
+    client_tier: str | None = None,
+    discipline: str | None = None,
+) -> Incident:
+    """A bug report by a person (team member, QA, client, support tool) with the bug template."""
+    service = session.get(Service, service_id)
+    if service is None:
+        raise NotFound(f"no service with id {service_id!r}", "service")
+    facts = rules.Facts(
+        service=service.id,
+        severity=severity,
+        channel=channel,
+        client_tier=client_tier,
+        summary=title,
+    )
+    incident = _new_incident(
+        session,
+        service=service,
+        title=title,
+        facts=facts,
+        source=channel,
+        now=now,
+        description=fields.get("actual"),
+        report={k: fields.get(k) for k in REPORT_FIELDS},
+        discipline=discipline,
+    )
+    timeline(session, incident, now=now, kind="reported", actor=actor, channel=channel)
+    return incident
+
+
+def list_incidents(
+    session: Session,
+    *,
+    status: str | None = None,
+    team: str | None = None,
+    service: str | None = None,
+    backlog: bool | None = None,
+    limit: int = 200,
+) -> list[Incident]:
+    query = select(Incident).order_by(Incident.id.desc()).limit(limit)
+    if status:
+        query = query.where(Incident.status == status)
+    if team:
+        query = query.where(Incident.team_id == team)
+    if service:
+        query = query.where(Incident.service_id == service)
+    if backlog is not None:
+        query = query.where(Incident.backlog.is_(backlog))
+    return list(session.scalars(query))
+
+
+def get_incident(session: Session, *, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"no incident with id {incident_id}", "id")
+    return incident
+
+
+def incident_timeline(session: Session, *, incident_id: int) -> list[TimelineEvent]:
+    return list(
+        session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.incident_id == incident_id)
+            .order_by(TimelineEvent.id)
+        )
+    )
+
+
+def incident_alerts(session: Session, *, incident_id: int) -> list[Alert]:
+    return list(
+        session.scalars(select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id))
+    )

@@ -1,0 +1,59 @@
+"""Signed action links (acknowledge, resolve) that work without a login, once, until they
+expire. Pure: the caller passes the secret and the instant."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+ACTIONS = ("acknowledge", "resolve")
+
+
+@dataclass(frozen=True)
+class ActionClaim:
+    action: str
+    incident_id: int
+    recipient: str
+    expires: datetime
+
+
+def _mac(secret: str, payload: str) -> str:
+    return hmac.new(f"action-link:{secret}".encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def sign(secret: str, *, action: str, incident_id: int, recipient: str, expires: datetime) -> str:
+    raw = json.dumps(
+        {"a": action, "i": incident_id, "r": recipient, "e": int(expires.timestamp())},
+        separators=(",", ":"),
+    )
+    payload = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return f"{payload}.{_mac(secret, payload)}"
+
+
+def read(secret: str, token: str, *, now: datetime) -> ActionClaim | None:
+    """The claim in `token`; None when forged, malformed or expired."""
+    payload, _, mac = token.rpartition(".")
+    if not payload or not hmac.compare_digest(_mac(secret, payload), mac):
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claim = ActionClaim(
+            str(data["a"]),
+            int(data["i"]),
+            str(data["r"]),
+            datetime.fromtimestamp(int(data["e"]), tz=UTC),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+    if claim.action not in ACTIONS or claim.expires <= now:
+        return None
+    return claim
+
+
+def digest(token: str) -> str:
+    """What is stored to make a link single-use (never the link itself)."""
+    return hashlib.sha256(token.encode()).hexdigest()

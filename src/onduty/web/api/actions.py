@@ -1,0 +1,216 @@
+"""Acting on an incident from where the page reached a person, without a login: signed action
+links (e-mail, SMS, webhooks), Slack's buttons, SMS reply codes and the voice keypad. Each is
+authenticated by its own signature and ends in the same incident service call."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from onduty.errors import Conflict, InvalidTransition, NotFound, OndutyError
+from onduty.incidents import service as incidents_service
+from onduty.incidents.models import Incident
+from onduty.notify import links, signing
+from onduty.notify.channels.twilio import parse_sms_reply, parse_voice_digits, twiml_response
+from onduty.notify.models import UsedActionLink
+from onduty.people.models import Person
+from onduty.web.deps import Unauthenticated, get_session
+from onduty.web.ui.common import render
+
+router = APIRouter(tags=["actions"])
+
+
+def _act(
+    session: Session, request: Request, *, incident_id: int, action: str, actor: str, channel: str
+) -> Incident:
+    now = request.app.state.clock.now()
+    if action == "acknowledge":
+        incidents_service.acknowledge(
+            session, incident_id=incident_id, actor=actor, channel=channel, now=now
+        )
+    else:
+        incidents_service.resolve(
+            session, incident_id=incident_id, actor=actor, channel=channel, now=now
+        )
+    incident = session.get(Incident, incident_id)
+    assert incident is not None
+    return incident
+
+
+def _claim(request: Request, token: str) -> links.ActionClaim:
+    settings = request.app.state.settings
+    claim = links.read(settings.secret_key, token, now=request.app.state.clock.now())
+    if claim is None:
+        raise NotFound("this link is not valid or has expired", "token")
+    return claim
+
+
+@router.get("/actions/{token}", response_class=HTMLResponse, include_in_schema=False)
+def action_page(
+    token: str, request: Request, session: Session = Depends(get_session)
+) -> HTMLResponse:
+    """A confirmation page: a GET never acts, because mail scanners open links."""
+    try:
+        claim = _claim(request, token)
+    except NotFound as exc:
+        return render(request, "error.html", None, status_code=404, message=exc.message)
+    incident = session.get(Incident, claim.incident_id)
+    return render(
+        request, "action.html", None, claim=claim, incident=incident, token=token, done=None
+    )
+
+
+@router.post("/actions/{token}", response_model=None)
+def action(token: str, request: Request, session: Session = Depends(get_session)) -> Response:
+    """Acknowledge or resolve, once. JSON for programs (webhook receivers), HTML for people."""
+    wants_html = "text/html" in request.headers.get("accept", "")
+    claim = _claim(request, token)
+    try:
+        with session.begin_nested():
+            session.add(
+                UsedActionLink(digest=links.digest(token), used_at=request.app.state.clock.now())
+            )
+    except IntegrityError:
+        raise Conflict("this link was already used", "token") from None
+    incident = _act(
+        session,
+        request,
+        incident_id=claim.incident_id,
+        action=claim.action,
+        actor=claim.recipient,
+        channel="link",
+    )
+    session.commit()
+    wake = getattr(request.app.state, "wake_engine", None)
+    if wake:
+        wake()
+    if wants_html:
+        return render(
+            request, "action.html", None, claim=claim, incident=incident, token=token, done=True
+        )
+    return JSONResponse({"incident": incident.id, "status": incident.status, "by": claim.recipient})
+
+
+@router.post("/integrations/slack/interactions", include_in_schema=False)
+async def slack_interactions(request: Request, session: Session = Depends(get_session)) -> Response:
+    """Slack's block_actions: the acknowledge/resolve buttons of our messages."""
+    settings = request.app.state.settings
+    body = await request.body()
+    if not settings.slack_signing_secret:
+        raise NotFound("Slack is not configured", None)
+    try:
+        signing.verify_slack_request(
+            settings.slack_signing_secret,
+            body,
+            timestamp=request.headers.get("x-slack-request-timestamp"),
+            signature=request.headers.get("x-slack-signature"),
+            now=request.app.state.clock.now(),
+        )
+    except signing.SignatureError as exc:
+        raise Unauthenticated(str(exc), "x-slack-signature") from None
+    payload = json.loads(parse_qs(body.decode()).get("payload", ["{}"])[0])
+    user = payload.get("user", {}).get("id")
+    person = session.scalars(select(Person).where(Person.slack == user)).first()
+    if person is None:
+        return JSONResponse(
+            {"response_type": "ephemeral", "text": "You are not a person onduty knows."}
+        )
+    replies = []
+    for act in payload.get("actions", []):
+        if act.get("action_id") not in ("acknowledge", "resolve"):
+            continue
+        try:
+            incident = _act(
+                session,
+                request,
+                incident_id=int(act.get("value")),
+                action=act["action_id"],
+                actor=person.id,
+                channel="slack",
+            )
+            replies.append(f"#{incident.number} is {incident.status} by {person.name}.")
+        except (OndutyError, ValueError) as exc:
+            replies.append(str(getattr(exc, "message", exc)))
+    session.commit()
+    return JSONResponse(
+        {"response_type": "ephemeral", "replace_original": False, "text": " ".join(replies)}
+    )
+
+
+def _twilio_verified(request: Request, form: dict[str, str]) -> None:
+    settings = request.app.state.settings
+    if not settings.twilio_auth_token:
+        raise NotFound("Twilio is not configured", None)
+    url = (
+        settings.base_url.rstrip("/")
+        + request.url.path
+        + (f"?{request.url.query}" if request.url.query else "")
+    )
+    try:
+        signing.verify_twilio_request(
+            settings.twilio_auth_token, url, form, request.headers.get("x-twilio-signature")
+        )
+    except signing.SignatureError as exc:
+        raise Unauthenticated(str(exc), "x-twilio-signature") from None
+
+
+@router.post("/integrations/twilio/sms", include_in_schema=False)
+async def twilio_sms(request: Request, session: Session = Depends(get_session)) -> Response:
+    """An SMS reply such as `42A` (acknowledge #42) or `42R` (resolve)."""
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    _twilio_verified(request, form)
+    person = session.scalars(select(Person).where(Person.phone == form.get("From"))).first()
+    parsed = parse_sms_reply(form.get("Body", ""))
+    if person is None or parsed is None:
+        text = "Reply with the incident number and A to acknowledge or R to resolve, e.g. 42A."
+        return Response(twiml_response(sms=text), media_type="application/xml")
+    number, action = parsed
+    incident = session.scalars(select(Incident).where(Incident.number == number)).first()
+    try:
+        if incident is None:
+            raise NotFound(f"there is no incident #{number}", "number")
+        incident = _act(
+            session, request, incident_id=incident.id, action=action, actor=person.id, channel="sms"
+        )
+        session.commit()
+        text = f"#{incident.number} {incident.status} by {person.name}."
+    except (InvalidTransition, NotFound, Conflict) as exc:
+        session.rollback()
+        text = exc.message
+    return Response(twiml_response(sms=text), media_type="application/xml")
+
+
+@router.post("/integrations/twilio/voice/{token}", include_in_schema=False)
+async def twilio_voice(
+    token: str, request: Request, session: Session = Depends(get_session)
+) -> Response:
+    """The digit pressed during a call: 1 acknowledges, 2 resolves."""
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    _twilio_verified(request, form)
+    claim = _claim(request, token)
+    action = parse_voice_digits(form.get("Digits", ""))
+    if action is None:
+        return Response(
+            twiml_response(say="No action taken. Goodbye."), media_type="application/xml"
+        )
+    try:
+        incident = _act(
+            session,
+            request,
+            incident_id=claim.incident_id,
+            action=action,
+            actor=claim.recipient,
+            channel="voice",
+        )
+        session.commit()
+        say = f"Incident {incident.number} is now {incident.status}. Goodbye."
+    except (InvalidTransition, Conflict) as exc:
+        session.rollback()
+        say = exc.message
+    return Response(twiml_response(say=say), media_type="application/xml")

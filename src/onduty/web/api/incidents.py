@@ -1,0 +1,242 @@
+"""Incidents over HTTP (SPEC §6.3): list, read with timeline, alerts and notifications, report,
+acknowledge, resolve, escalate, reopen, update; and the P3/P4 backlog."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from onduty.incidents import service as incidents_service
+from onduty.incidents.models import Incident
+from onduty.incidents.schemas import (
+    AlertOut,
+    IncidentCreate,
+    IncidentDetail,
+    IncidentOut,
+    IncidentUpdate,
+    NotificationOut,
+    TimelineOut,
+)
+from onduty.notify.models import OutboxMessage
+from onduty.web.deps import Caller, get_session, require
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+
+
+def actor(caller: Caller) -> str:
+    return caller.person_id or f"token:{caller.token_id}"
+
+
+def out(incident: Incident) -> IncidentOut:
+    ack = (
+        int((incident.acknowledged_at - incident.created_at).total_seconds())
+        if incident.acknowledged_at
+        else None
+    )
+    return IncidentOut(
+        id=incident.id,
+        number=incident.number,
+        title=incident.title,
+        status=incident.status,
+        priority=incident.priority,
+        rule_priority=incident.rule_priority,
+        matched_rule=incident.matched_rule,
+        priority_set_by=incident.priority_set_by,
+        service=incident.service_id,
+        team=incident.team_id,
+        discipline=incident.discipline,
+        assignee=incident.assignee_id,
+        source=incident.source,
+        stage=incident.stage,
+        stages=incident.stages,
+        backlog=incident.backlog,
+        page_due_at=incident.page_due_at,
+        created_at=incident.created_at,
+        acknowledged_at=incident.acknowledged_at,
+        acknowledged_by=incident.acknowledged_by,
+        resolved_at=incident.resolved_at,
+        resolved_by=incident.resolved_by,
+        seconds_to_acknowledge=ack,
+        report=incident.report,
+    )
+
+
+def detail(session: Session, incident: Incident) -> IncidentDetail:
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.incident_id == incident.id)
+        .order_by(OutboxMessage.id)
+    )
+    return IncidentDetail(
+        **out(incident).model_dump(),
+        timeline=[
+            TimelineOut(at=e.at, kind=e.kind, actor=e.actor, channel=e.channel, data=e.data)
+            for e in incidents_service.incident_timeline(session, incident_id=incident.id)
+        ],
+        alerts=[
+            AlertOut(
+                id=a.id,
+                dedup_key=a.dedup_key,
+                status=a.status,
+                summary=a.summary,
+                severity=a.severity,
+                labels=a.labels,
+                count=a.count,
+                first_seen=a.first_seen,
+                last_seen=a.last_seen,
+                resolved_at=a.resolved_at,
+            )
+            for a in incidents_service.incident_alerts(session, incident_id=incident.id)
+        ],
+        notifications=[
+            NotificationOut(
+                id=r.id,
+                person=r.person_id,
+                channel=r.channel,
+                event=r.event,
+                step=r.step,
+                status=r.status,
+                due_at=r.due_at,
+                sent_at=r.sent_at,
+                attempts=r.attempts,
+                last_error=r.last_error,
+            )
+            for r in rows
+        ],
+    )
+
+
+@router.get("/incidents", response_model=list[IncidentOut])
+def list_incidents(
+    status: str | None = None,
+    team: str | None = None,
+    service: str | None = None,
+    session: Session = Depends(get_session),
+    _caller: Caller = Depends(require("viewer")),
+) -> list[IncidentOut]:
+    return [
+        out(i)
+        for i in incidents_service.list_incidents(
+            session, status=status, team=team, service=service
+        )
+    ]
+
+
+@router.get("/backlog", response_model=list[IncidentOut])
+def backlog(
+    team: str | None = None,
+    session: Session = Depends(get_session),
+    _caller: Caller = Depends(require("viewer")),
+) -> list[IncidentOut]:
+    """P3/P4 reported outside working hours, waiting; each says when it is due for paging."""
+    rows = incidents_service.list_incidents(session, team=team, backlog=True)
+    return [out(i) for i in rows if i.status != "resolved"]
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentDetail)
+def get_incident(
+    incident_id: int,
+    session: Session = Depends(get_session),
+    _caller: Caller = Depends(require("viewer")),
+) -> IncidentDetail:
+    return detail(session, incidents_service.get_incident(session, incident_id=incident_id))
+
+
+@router.post("/incidents", response_model=IncidentDetail, status_code=201)
+def report(
+    body: IncidentCreate,
+    request: Request,
+    session: Session = Depends(get_session),
+    caller: Caller = Depends(require("responder")),
+) -> IncidentDetail:
+    """A bug report by a team member, QA or support, with the bug template."""
+    fields = body.model_dump(
+        exclude={"service", "title", "channel", "severity", "client_tier", "discipline"}
+    )
+    incident = incidents_service.report(
+        session,
+        service_id=body.service,
+        title=body.title,
+        channel=body.channel,
+        actor=actor(caller),
+        now=request.app.state.clock.now(),
+        fields=fields,
+        severity=body.severity,
+        client_tier=body.client_tier,
+        discipline=body.discipline,
+    )
+    result = detail(session, incident)
+    session.commit()
+    _wake(request)
+    return result
+
+
+def _wake(request: Request) -> None:
+    wake = getattr(request.app.state, "wake_engine", None)
+    if wake is not None:
+        wake()
+
+
+def _action(name: str):  # type: ignore[no-untyped-def]
+    operation = {
+        "acknowledge": incidents_service.acknowledge,
+        "resolve": incidents_service.resolve,
+        "escalate": incidents_service.escalate,
+        "reopen": incidents_service.reopen,
+    }[name]
+
+    def act(
+        incident_id: int,
+        request: Request,
+        session: Session = Depends(get_session),
+        caller: Caller = Depends(require("responder")),
+    ) -> IncidentDetail:
+        incident = operation(
+            session,
+            incident_id=incident_id,
+            actor=actor(caller),
+            channel="api",
+            now=request.app.state.clock.now(),
+        )
+        result = detail(session, incident)
+        session.commit()
+        _wake(request)
+        return result
+
+    act.__name__ = name
+    act.__doc__ = f"{name.capitalize()} the incident."
+    return act
+
+
+for _name in ("acknowledge", "resolve", "escalate", "reopen"):
+    router.add_api_route(
+        f"/incidents/{{incident_id}}/{_name}",
+        _action(_name),
+        methods=["POST"],
+        response_model=IncidentDetail,
+        name=_name,
+    )
+
+
+@router.patch("/incidents/{incident_id}", response_model=IncidentDetail)
+def update(
+    incident_id: int,
+    body: IncidentUpdate,
+    request: Request,
+    session: Session = Depends(get_session),
+    caller: Caller = Depends(require("responder")),
+) -> IncidentDetail:
+    incident = incidents_service.update_incident(
+        session,
+        incident_id=incident_id,
+        actor=actor(caller),
+        channel="api",
+        now=request.app.state.clock.now(),
+        priority=body.priority,
+        discipline=body.discipline,
+        assignee=body.assignee,
+    )
+    result = detail(session, incident)
+    session.commit()
+    return result
