@@ -73,6 +73,7 @@ class World:
     start: datetime | None = None
     engine: Engine | None = None
     token: str = ""
+    actions: dict[str, str] = field(default_factory=dict)  # the links of the last message
 
     def setup(self, doc: dict[str, Any]) -> World:
         # Start an hour after Monday's handoff, so shift-start notices stay out of the way.
@@ -125,6 +126,8 @@ class World:
         for kind, fake in self.fakes.items():
             for sent in fake.take():
                 self.log.append((minute, kind, sent.message.recipient, sent.message.event))
+                if sent.message.actions:
+                    self.actions = dict(sent.message.actions)
 
     def run_until(self, minute: int, step: timedelta = timedelta(seconds=30)) -> None:
         assert self.start is not None

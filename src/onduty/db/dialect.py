@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 T = TypeVar("T", bound=Any)
 
 
-def claim(session: Session, query: Select[T]) -> Select[T]:
+def claim(session: Session, query: Select[T], *, of: Any = None) -> Select[T]:
     """Make `query` claim its rows for this transaction.
 
     PostgreSQL: `FOR UPDATE SKIP LOCKED`, so several engines take disjoint rows without waiting.
@@ -18,7 +18,9 @@ def claim(session: Session, query: Select[T]) -> Select[T]:
     transaction that reads due work already holds the only write lock.
     """
     if session.get_bind().dialect.name == "postgresql":
-        return query.with_for_update(skip_locked=True)
+        # `of` names the table to lock when the query outer-joins others (PostgreSQL cannot lock
+        # the nullable side of an outer join).
+        return query.with_for_update(skip_locked=True, of=of)
     return query
 
 

@@ -110,6 +110,7 @@ class Engine:
                 )
                 .order_by(Incident.id)
                 .limit(100),
+                of=Incident,
             )
             incidents = list(session.scalars(query))
             for incident in incidents:

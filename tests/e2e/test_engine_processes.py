@@ -1,0 +1,192 @@
+"""The engine as real processes: killed with SIGKILL mid-escalation and restarted, and two
+`onduty engine` processes sharing one database. A local webhook receiver counts what arrives:
+every (incident, step, person) exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from tests.channel_servers import WebhookReceiver
+from tests.e2e.conftest import ONDUTY, free_port
+from tests.policy_cases import example
+from tests.scenario import alertmanager
+
+
+def webhook_policy(receiver: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    doc = example()
+    for person in doc["people"]:
+        person["contact_methods"] = [
+            {"id": "hook", "type": "webhook", "url": f"{receiver}/hooks/{person['id']}"}
+        ]
+        person["notification_rules"] = [{"after": "0m", "via": "hook"}]
+    doc["escalation_policies"][0]["steps"] = steps
+    doc["escalation_policies"][0]["repeat"] = 0
+    return doc
+
+
+class Processes:
+    def __init__(self, db_url: str, tmp: Path) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ONDUTY_")}
+        self.port = free_port()
+        self.env.update(
+            ONDUTY_DATABASE_URL=db_url,
+            ONDUTY_SECRET_KEY="process-secret-0123456789abcdef",
+            ONDUTY_BASE_URL=f"http://127.0.0.1:{self.port}",
+            ONDUTY_ENGINE_TICK="200ms",
+        )
+        self.tmp = tmp
+        self.running: list[subprocess.Popen[bytes]] = []
+        self.logs: list[Any] = []
+
+    def cli(self, *args: str) -> str:
+        result = subprocess.run(
+            [ONDUTY, *args], capture_output=True, text=True, env=self.env, timeout=60, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def start(self, *args: str) -> subprocess.Popen[bytes]:
+        log = (self.tmp / f"proc{len(self.running)}.log").open("wb")
+        self.logs.append(log)
+        proc = subprocess.Popen([ONDUTY, *args], stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        self.running.append(proc)
+        return proc
+
+    def serve(self, *extra: str) -> subprocess.Popen[bytes]:
+        proc = self.start("serve", "--port", str(self.port), *extra)
+        wait_for(lambda: _up(f"http://127.0.0.1:{self.port}/healthz"), 60, "server start")
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.running:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        for log in self.logs:
+            log.close()
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as server:
+        yield server
+
+
+@pytest.fixture
+def procs(db_url: str, tmp_path: Path) -> Iterator[Processes]:
+    p = Processes(db_url, tmp_path)
+    yield p
+    p.stop_all()
+
+
+def pages(receiver: WebhookReceiver) -> list[tuple[Any, ...]]:
+    out = []
+    for r in receiver.requests:
+        body = r.json()
+        out.append(
+            (body["incident"]["id"], body["step"], body["recipient"], body["idempotency_key"])
+        )
+    return out
+
+
+def test_sigkill_mid_escalation_then_restart_delivers_each_page_once(
+    procs: Processes, receiver: WebhookReceiver, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        yaml.safe_dump(
+            webhook_policy(
+                receiver.url,
+                [
+                    {"notify": ["primary"], "wait": "4s"},
+                    {"notify": ["secondary"], "wait": "60m"},
+                ],
+            )
+        )
+    )
+    procs.cli("policy", "apply", str(policy))
+    keys = {
+        r["service"]: r["key"]
+        for r in json.loads(procs.cli("integrations", "list", "--json"))
+        if r["integration"] == "prod-alerts"
+    }
+    server = procs.serve()
+    answer = httpx.post(
+        f"http://127.0.0.1:{procs.port}/integrations/{keys['storefront']}",
+        content=alertmanager("Down"),
+    )
+    assert answer.status_code == 202
+    wait_for(lambda: len(receiver.requests) >= 1, 20, "the first page")
+    server.send_signal(signal.SIGKILL)  # mid-escalation: step 2 is due in 4 s
+    server.wait(timeout=10)
+    time.sleep(5)  # step 2 falls due while nothing runs
+    procs.serve()
+    wait_for(lambda: len(receiver.requests) >= 2, 30, "the second step after restart")
+    time.sleep(2)  # quiet window
+    got = pages(receiver)
+    oncall = {
+        r["slot"]: r["person"] for r in json.loads(procs.cli("who", "--team", "checkout", "--json"))
+    }
+    assert [(step, person) for _, step, person, _ in got] == [
+        (1, oncall["frontend"]),
+        (2, oncall["backend"]),
+    ]
+    assert len({key for *_, key in got}) == len(got)
+
+
+def test_two_engines_deliver_every_notification_exactly_once(
+    procs: Processes, receiver: WebhookReceiver, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    doc = webhook_policy(receiver.url, [{"notify": ["primary"], "wait": "60m"}])
+    doc["services"][0]["integrations"][0]["rate_limit"] = 1000
+    policy.write_text(yaml.safe_dump(doc))
+    procs.cli("policy", "apply", str(policy))
+    keys = {
+        r["service"]: r["key"]
+        for r in json.loads(procs.cli("integrations", "list", "--json"))
+        if r["integration"] == "prod-alerts"
+    }
+    procs.serve("--no-engine")
+    url = f"http://127.0.0.1:{procs.port}/integrations/{keys['storefront']}"
+    with httpx.Client() as client:
+        for i in range(500):
+            assert client.post(url, content=alertmanager(f"A{i}", fp=f"fp{i}")).status_code == 202
+    procs.start("engine")
+    procs.start("engine")
+    wait_for(lambda: len(receiver.requests) >= 500, 180, "500 pages")
+    time.sleep(2)
+    got = pages(receiver)
+    assert len(got) == 500
+    per_incident = Counter(incident for incident, *_ in got)
+    assert len(per_incident) == 500 and set(per_incident.values()) == {1}
+    assert len({key for *_, key in got}) == 500

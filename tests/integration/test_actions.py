@@ -1,0 +1,136 @@
+"""Acting on an incident without a login: signed links (once, until they expire), Slack's
+buttons and Twilio SMS replies and keypad digits, each with its signature verified."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+from tests.conftest import TEST_SECRET
+from tests.integration.test_escalation_scenarios import policy
+from tests.policy_cases import example
+from tests.scenario import World, sms_only
+
+from onduty.clock import FakeClock
+from onduty.config import Settings
+from onduty.notify import signing
+
+SLACK_SECRET = "slack-signing-secret-0123"
+TWILIO_TOKEN = "twilio-auth-token-0123"
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(
+        database_url=db_url,
+        secret_key=TEST_SECRET,
+        base_url="http://onduty.test",
+        slack_signing_secret=SLACK_SECRET,
+        twilio_auth_token=TWILIO_TOKEN,
+    )
+
+
+@pytest.fixture
+def world(
+    client: TestClient, clock: FakeClock, session_factory: sessionmaker[Session], settings: Settings
+) -> World:
+    w = World(client, clock, session_factory, settings)
+    w.setup(policy(sms_only(example()), [(["person:asha"], "10m"), (["person:ravi"], "10m")]))
+    w.alert("Checkout500")
+    return w
+
+
+def status(world: World) -> str:
+    return str(
+        world.client.get(
+            f"/api/v1/incidents/{world.incident_id('Checkout500')}", headers=world.auth
+        ).json()["status"]
+    )
+
+
+def test_signed_link_acknowledges_once(world: World) -> None:
+    ack = world.actions["acknowledge"].removeprefix("http://onduty.test")
+    page = world.client.get(ack)
+    assert page.status_code == 200 and "Acknowledge incident #1?" in page.text
+    assert status(world) == "triggered"  # a GET never acts (mail scanners open links)
+    done = world.client.post(ack)
+    assert done.status_code == 200 and done.json() == {
+        "incident": 1,
+        "status": "acknowledged",
+        "by": "asha",
+    }
+    again = world.client.post(ack)
+    assert again.status_code == 409 and again.json()["error"] == "this link was already used"
+    world.run_until(30)
+    assert world.pages() == [(0, "sms", "asha")]  # the acknowledgement stopped step 2
+
+
+def test_expired_or_forged_links_do_nothing(world: World) -> None:
+    resolve = world.actions["resolve"].removeprefix("http://onduty.test")
+    assert world.client.post(resolve[:-3] + "abc").status_code == 404
+    world.clock.advance(timedelta(hours=25))
+    assert world.client.post(resolve).status_code == 404
+    assert status(world) == "triggered"
+
+
+def test_slack_button_acknowledges_with_a_verified_signature(world: World) -> None:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U0ASHA"},
+        "actions": [{"action_id": "acknowledge", "value": "1"}],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    ts = str(int(world.clock.now().timestamp()))
+    headers = {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signing.slack_signature(SLACK_SECRET, ts, body),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    forged = world.client.post(
+        "/integrations/slack/interactions",
+        content=body,
+        headers={**headers, "X-Slack-Signature": "v0=" + "0" * 64},
+    )
+    assert forged.status_code == 401 and status(world) == "triggered"
+    answer = world.client.post("/integrations/slack/interactions", content=body, headers=headers)
+    assert answer.status_code == 200 and "#1 is acknowledged by Asha Rao" in answer.json()["text"]
+    assert status(world) == "acknowledged"
+
+
+def test_sms_reply_codes(world: World) -> None:
+    url = "http://onduty.test/integrations/twilio/sms"
+
+    def reply(text: str) -> str:
+        form = {"From": "+15550100001", "Body": text, "MessageSid": "SM1"}
+        sig = signing.twilio_signature(TWILIO_TOKEN, url, form)
+        answer = world.client.post(
+            "/integrations/twilio/sms", data=form, headers={"X-Twilio-Signature": sig}
+        )
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith(
+            "application/xml"
+        )
+        return answer.text
+
+    assert "Reply with the incident number" in reply("hello")
+    assert "#1 acknowledged by Asha Rao" in reply("1A")
+    assert "already acknowledged by asha" in reply("1a")
+    assert "#1 resolved by Asha Rao" in reply("1R")
+    unsigned = world.client.post(
+        "/integrations/twilio/sms", data={"From": "+15550100001", "Body": "1R"}
+    )
+    assert unsigned.status_code == 401
+
+
+def test_voice_keypad_acknowledges(world: World) -> None:
+    gather = world.actions["voice_gather"]
+    form = {"Digits": "1", "CallSid": "CA1"}
+    sig = signing.twilio_signature(TWILIO_TOKEN, gather, form)
+    answer = world.client.post(
+        gather.removeprefix("http://onduty.test"), data=form, headers={"X-Twilio-Signature": sig}
+    )
+    assert answer.status_code == 200 and "Incident 1 is now acknowledged" in answer.text
+    assert status(world) == "acknowledged"
