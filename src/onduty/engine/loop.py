@@ -8,6 +8,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
@@ -51,6 +52,7 @@ class Engine:
         self.clock = clock
         self.channels = channels
         self.holder = holder or f"engine-{uuid.uuid4().hex[:8]}"
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="onduty-deliver")
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.last_audit: dict[str, int] = {}
@@ -89,6 +91,7 @@ class Engine:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._pool.shutdown(wait=False)
 
     # --- jobs -------------------------------------------------------------------------------
 
@@ -140,8 +143,16 @@ class Engine:
     def deliver(self, now: datetime) -> int:
         with self.session_factory() as session, session.begin():
             claimed = deliver.claim(session, now=now)
-        for item in claimed:
-            deliver.deliver_one(self.session_factory, self.channels, self.settings, item, now)
+        # Sends overlap (a slow provider must not hold up the others); each records its own
+        # outcome in its own transaction.
+        list(
+            self._pool.map(
+                lambda item: deliver.deliver_one(
+                    self.session_factory, self.channels, self.settings, item, now
+                ),
+                claimed,
+            )
+        )
         return len(claimed)
 
     def periodic(self, now: datetime) -> int:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from onduty.db.session import alembic_config
+from onduty.engine.audit import audit, healthy
 
 router = APIRouter(tags=["health"])
 
@@ -37,4 +38,15 @@ def readyz(request: Request) -> dict[str, Any] | JSONResponse:
         return JSONResponse(
             {"status": "unavailable", "database": f"schema at {current}, expected {head}"}, 503
         )
-    return {"status": "ok", "database": "ok", "schema": current}
+    # The auditor's findings are reported, not enforced: an API process must stay in rotation
+    # even while the engine (possibly elsewhere) is unhealthy; /metrics alerts on them.
+    now = request.app.state.clock.now()
+    with request.app.state.session_factory() as session:
+        findings = audit(session, now=now, tick=settings.engine_tick)
+    ok = healthy(findings, tick=settings.engine_tick)
+    return {
+        "status": "ok" if ok else "degraded",
+        "database": "ok",
+        "schema": current,
+        "auditor": {**findings, "healthy": ok},
+    }
