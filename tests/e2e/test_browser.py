@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy import select
 from tests.e2e.conftest import SCREENSHOTS, Server
+from tests.scenario import alertmanager
 from tests.ui_helpers import PASSWORD
+
+from onduty.db import make_engine, make_session_factory
+from onduty.incidents.models import Incident
 
 pytestmark = pytest.mark.browser
 
@@ -71,3 +81,77 @@ def test_admin_pages(chromium: Any, server: Server) -> None:
     page.goto("/audit")
     assert page.get_by_text("token.create").is_visible()
     page.screenshot(path=str(SCREENSHOTS / "audit.png"), full_page=True)
+
+
+def fire(server: Server, name: str, severity: str = "critical") -> None:
+    rows = json.loads(server.cli("integrations", "list", "--json"))
+    url = next(
+        r["url"] for r in rows if r["service"] == "storefront" and r["integration"] == "prod-alerts"
+    )
+    answer = httpx.post(url, content=alertmanager(name, severity=severity), timeout=10)
+    assert answer.status_code == 202, answer.text
+
+
+def test_incident_appears_live_and_is_acknowledged(
+    chromium: Any, server: Server, db_url: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    page = page_for(chromium, server, "asha")
+    expect(page.locator("#open-incidents")).to_contain_text("All quiet")
+    page.evaluate("() => { window.notReloaded = true; }")
+    fire(server, "CheckoutDown")
+    link = page.get_by_role("link", name=re.compile("CheckoutDown is failing"))
+    expect(link).to_be_visible(timeout=10_000)  # polled in, not reloaded
+    assert page.evaluate("() => window.notReloaded") is True
+    expect(page.locator("#open-incidents")).to_contain_text("P1 · 1 open")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    link.click()
+    page.wait_for_url(re.compile(r".*/incidents/\d+$"))
+    incident_url = page.url
+    page.get_by_role("button", name="Acknowledge").click()
+    page.wait_for_url(incident_url)
+    expect(page.locator("#status")).to_have_text("acknowledged")
+    expect(page.locator("table.timeline tr.ev-acknowledged")).to_contain_text("asha")
+    expect(page.get_by_role("button", name="Acknowledge")).to_have_count(0)
+    page.screenshot(path=str(SCREENSHOTS / "incident.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: no sideways scrolling
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(tmp_path / "incident-phone.png"))
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # A P4 outside working hours waits in the backlog; in working hours, put it there by hand
+    # so the screenshot shows a row whatever the time of day.
+    fire(server, "SlowImages", severity="warning")
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as s, s.begin():
+            slow = s.scalars(select(Incident).where(Incident.title.contains("SlowImages"))).one()
+            if not slow.backlog:
+                slow.backlog, slow.page_due_at = True, slow.created_at + timedelta(hours=20)
+    finally:
+        engine.dispose()
+    page.goto("/backlog")
+    expect(page.get_by_role("link", name=re.compile("SlowImages"))).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "backlog.png"), full_page=True)
+
+    page.goto("/people/asha")
+    page.get_by_role("button", name="Send me a test notification").click()
+    expect(page.get_by_role("status")).to_contain_text("sent to the queue")
+    expect(page.get_by_role("table", name="Recent test notifications")).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "person.png"), full_page=True)
+
+
+def test_viewer_sees_no_incident_actions(chromium: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    fire(server, "CheckoutDown")
+    page = page_for(chromium, server, "guest")
+    link = page.get_by_role("link", name=re.compile("CheckoutDown is failing"))
+    expect(link).to_be_visible(timeout=10_000)
+    link.click()
+    page.wait_for_url(re.compile(r".*/incidents/\d+$"))
+    expect(page.get_by_role("heading", name=re.compile("CheckoutDown"))).to_be_visible()
+    assert page.get_by_role("button", name="Acknowledge").count() == 0
+    assert page.get_by_role("button", name="Change priority").count() == 0

@@ -170,7 +170,7 @@ def test_pagerduty_events_v2_answers_exactly(
     bad = client.post("/v2/enqueue", json={**event, "event_action": "explode"})
     assert bad.status_code == 400 and bad.json()["status"] == "invalid event"
     unknown = client.post("/v2/enqueue", json={**event, "routing_key": "f" * 32})
-    assert unknown.status_code == 400 and unknown.json()["errors"] == ["Invalid routing key"]
+    assert unknown.status_code == 404 and unknown.json()["errors"] == ["Invalid routing key"]
     garbage = client.post("/v2/enqueue", content=b"{nope")
     assert garbage.status_code == 400
 

@@ -76,7 +76,9 @@ class IncidentOut(BaseModel):
     priority: str
     rule_priority: str
     matched_rule: int | None
+    priority_source: Literal["rule", "person"]
     priority_set_by: str | None
+    priority_set_at: datetime | None
     service: str
     team: str
     discipline: str | None

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onduty.db import dialect
-from onduty.errors import InvalidInput, InvalidTransition, NotFound
+from onduty.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from onduty.escalation import service as escalation_service
 from onduty.incidents import priority as rules
 from onduty.incidents.models import (
@@ -363,7 +363,7 @@ def _trigger(
         )
         (result.created if created else result.updated).append(incident.id)
         return
-    raise InvalidTransition(f"alert {key!r} changed too often while being stored", "dedup_key")
+    raise Conflict(f"alert {key!r} changed too often while being stored", "dedup_key")
 
 
 # --- lifecycle --------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from onduty.db import make_engine, make_session_factory
 from onduty.web import errors
 from onduty.web.api import actions, admin, health, incidents, intake, metrics, schedules
 from onduty.web.ui import access, common, pages
+from onduty.web.ui import incidents as incident_pages
 
 HERE = Path(__file__).parent
 
@@ -51,5 +52,6 @@ def create_app(
     app.include_router(schedules.feeds)
     app.include_router(access.router)
     app.include_router(pages.router)
+    app.include_router(incident_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

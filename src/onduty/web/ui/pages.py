@@ -22,6 +22,7 @@ from onduty.schedules import service as schedules_service
 from onduty.services import service as services_service
 from onduty.web.deps import get_session, get_settings
 from onduty.web.ui.common import Viewer, checked_form, page_role, render, see_other
+from onduty.web.ui.incidents import open_incidents
 
 router = APIRouter(include_in_schema=False)
 
@@ -71,6 +72,8 @@ def dashboard(
         viewer,
         org=session.scalars(select(m.Organization)).first(),
         oncall=_oncall_now(session, now),
+        groups=open_incidents(session, now),
+        caption="Open incidents by priority",
     )
 
 

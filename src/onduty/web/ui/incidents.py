@@ -1,0 +1,544 @@
+"""Incident pages: open incidents on the dashboard (an htmx partial polled every few seconds),
+the filtered list, one incident with its timeline, alerts, notifications and actions (plain
+forms), the P3/P4 backlog, and people with a test-notification button."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from onduty import models as m
+from onduty.audit import service as audit_service
+from onduty.errors import Conflict, InvalidInput, InvalidTransition, NotFound, OndutyError
+from onduty.incidents import service as incidents_service
+from onduty.notify import models as ob
+from onduty.web.deps import get_session
+from onduty.web.ui.common import (
+    PageForbidden,
+    Viewer,
+    checked_form,
+    current_viewer,
+    page_role,
+    render,
+    see_other,
+)
+
+router = APIRouter(include_in_schema=False)
+
+PRIORITIES = ("P1", "P2", "P3", "P4")
+STATUSES = ("triggered", "acknowledged", "resolved")
+ACTIONS = {
+    "acknowledge": incidents_service.acknowledge,
+    "resolve": incidents_service.resolve,
+    "escalate": incidents_service.escalate,
+    "reopen": incidents_service.reopen,
+}
+# Which actions make sense in which status (the service refuses the others anyway).
+ALLOWED = {
+    "triggered": ("acknowledge", "escalate", "resolve"),
+    "acknowledged": ("resolve", "escalate"),
+    "resolved": ("reopen",),
+}
+TEST_TEXT = "Test notification from onduty"
+
+
+# --- formatting -------------------------------------------------------------------------------
+
+
+def when(value: datetime | None, zone: str, seconds: bool = False) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(zone)).strftime(
+        "%a %d %b %H:%M:%S" if seconds else "%a %d %b %H:%M"
+    )
+
+
+def age(now: datetime, then: datetime) -> str:
+    s = max(0, int((now - then).total_seconds()))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+def _org_zone(session: Session) -> str:
+    org = session.scalars(select(m.Organization)).first()
+    return org.timezone if org else "UTC"
+
+
+def _team_zones(session: Session) -> dict[str, str]:
+    return {r.team_id: r.timezone for r in session.scalars(select(m.Rota))}
+
+
+def _wake(request: Request) -> None:
+    wake = getattr(request.app.state, "wake_engine", None)
+    if wake is not None:
+        wake()
+
+
+# --- incident lists ---------------------------------------------------------------------------
+
+
+def _rows(session: Session, incidents: list[m.Incident], now: datetime) -> list[dict[str, Any]]:
+    services = {s.id: s.name for s in session.scalars(select(m.Service))}
+    zones, default = _team_zones(session), _org_zone(session)
+    rows = []
+    for i in incidents:
+        zone = zones.get(i.team_id, default)
+        rows.append(
+            {
+                "id": i.id,
+                "number": i.number,
+                "title": i.title,
+                "priority": i.priority,
+                "status": i.status,
+                "service": services.get(i.service_id, i.service_id),
+                "team": i.team_id,
+                "age": age(now, i.created_at),
+                "opened": when(i.created_at, zone),
+                "page_due": when(i.page_due_at, zone),
+                "zone": zone,
+            }
+        )
+    return rows
+
+
+def open_incidents(session: Session, now: datetime) -> list[dict[str, Any]]:
+    """Triggered and acknowledged incidents, grouped by priority: triggered first, then oldest."""
+    found = incidents_service.list_incidents(
+        session, status="triggered"
+    ) + incidents_service.list_incidents(session, status="acknowledged")
+    found.sort(key=lambda i: (i.priority, i.status != "triggered", i.created_at))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in _rows(session, found, now):
+        groups.setdefault(row["priority"], []).append(row)
+    return [{"priority": p, "rows": rows} for p, rows in groups.items()]
+
+
+@router.get("/partials/open-incidents", response_class=HTMLResponse)
+def open_incidents_partial(
+    request: Request,
+    session: Session = Depends(get_session),
+    viewer: Viewer | None = Depends(current_viewer),
+) -> HTMLResponse:
+    if viewer is None:
+        # 286 tells htmx to stop polling; the fragment replaces the table.
+        return HTMLResponse(
+            '<p class="error" role="alert">Signed out: <a href="/login">sign in</a> again.</p>',
+            status_code=286,
+        )
+    now = request.app.state.clock.now()
+    return render(
+        request,
+        "_incidents_table.html",
+        viewer,
+        groups=open_incidents(session, now),
+        caption="Open incidents by priority",
+    )
+
+
+@router.get("/incidents", response_class=HTMLResponse)
+def incidents_page(
+    request: Request,
+    status: str = "",
+    team: str = "",
+    service: str = "",
+    priority: str = "",
+    session: Session = Depends(get_session),
+    viewer: Viewer = Depends(page_role("viewer")),
+) -> HTMLResponse:
+    now = request.app.state.clock.now()
+    found = incidents_service.list_incidents(
+        session, status=status or None, team=team or None, service=service or None
+    )
+    if priority:
+        found = [i for i in found if i.priority == priority]
+    return render(
+        request,
+        "incidents.html",
+        viewer,
+        groups=[{"priority": None, "rows": _rows(session, found, now)}] if found else [],
+        caption=f"{len(found)} incident{'s' if len(found) != 1 else ''}",
+        filters={"status": status, "team": team, "service": service, "priority": priority},
+        statuses=STATUSES,
+        priorities=PRIORITIES,
+        teams=session.scalars(select(m.Team).order_by(m.Team.name)).all(),
+        services=session.scalars(select(m.Service).order_by(m.Service.name)).all(),
+    )
+
+
+@router.get("/backlog", response_class=HTMLResponse)
+def backlog_page(
+    request: Request,
+    team: str = "",
+    session: Session = Depends(get_session),
+    viewer: Viewer = Depends(page_role("viewer")),
+) -> HTMLResponse:
+    now = request.app.state.clock.now()
+    found = [
+        i
+        for i in incidents_service.list_incidents(session, team=team or None, backlog=True)
+        if i.status != "resolved"
+    ]
+    found.sort(key=lambda i: (i.page_due_at, i.priority, i.id))
+    return render(
+        request,
+        "backlog.html",
+        viewer,
+        rows=_rows(session, found, now),
+        team=team,
+        teams=session.scalars(select(m.Team).order_by(m.Team.name)).all(),
+    )
+
+
+# --- one incident -----------------------------------------------------------------------------
+
+
+def _describe(kind: str, data: dict[str, Any]) -> str:
+    if kind == "updated" and isinstance(data.get("changes"), dict):
+        return "; ".join(
+            f"{k}: {old or '—'} → {new or '—'}" for k, (old, new) in data["changes"].items()
+        )
+    skip = {"page_due_at", "cancelled", "outbox"}
+    parts = []
+    for k, v in data.items():
+        if k in skip or v is None or v == "" or v == []:
+            continue
+        if k == "rule" and isinstance(v, int):
+            v = f"#{v + 1}"
+        elif isinstance(v, bool):
+            v = "yes" if v else "no"
+        elif isinstance(v, list):
+            v = ", ".join(str(x) for x in v)
+        parts.append(f"{k.replace('_', ' ')}: {v}")
+    return "; ".join(parts)
+
+
+def _incident_context(session: Session, incident_id: int, now: datetime) -> dict[str, Any]:
+    incident = incidents_service.get_incident(session, incident_id=incident_id)
+    zone = _team_zones(session).get(incident.team_id) or _org_zone(session)
+    service = session.get(m.Service, incident.service_id)
+    timeline = [
+        {
+            "at": when(e.at, zone, seconds=True),
+            "kind": e.kind,
+            "actor": e.actor,
+            "channel": e.channel,
+            "detail": _describe(e.kind, e.data or {}),
+        }
+        for e in incidents_service.incident_timeline(session, incident_id=incident.id)
+    ]
+    alerts = [
+        {
+            "summary": a.summary,
+            "status": a.status,
+            "severity": a.severity or "",
+            "count": a.count,
+            "dedup_key": a.dedup_key,
+            "first_seen": when(a.first_seen, zone),
+            "last_seen": when(a.last_seen, zone),
+        }
+        for a in incidents_service.incident_alerts(session, incident_id=incident.id)
+    ]
+    notifications = [
+        {
+            "person": r.person_id,
+            "channel": r.channel,
+            "fallback": ":fallback:" in r.rule_key,
+            "event": r.event,
+            "step": r.step,
+            "status": r.status,
+            "attempts": r.attempts,
+            "last_error": r.last_error or "",
+            "due": when(r.due_at, zone, seconds=True),
+            "sent": when(r.sent_at, zone, seconds=True),
+        }
+        for r in session.scalars(
+            select(ob.OutboxMessage)
+            .where(ob.OutboxMessage.incident_id == incident.id)
+            .order_by(ob.OutboxMessage.id)
+        )
+    ]
+    return {
+        "incident": incident,
+        "service": service,
+        "zone": zone,
+        "age": age(now, incident.created_at),
+        "created": when(incident.created_at, zone, seconds=True),
+        "acknowledged": when(incident.acknowledged_at, zone, seconds=True),
+        "resolved": when(incident.resolved_at, zone, seconds=True),
+        "priority_set": when(incident.priority_set_at, zone, seconds=True),
+        "page_due": when(incident.page_due_at, zone),
+        "timeline": timeline,
+        "alerts": alerts,
+        "notifications": notifications,
+        "actions": ALLOWED.get(incident.status, ()),
+        "priorities": PRIORITIES,
+        "people": session.scalars(select(m.Person).order_by(m.Person.name)).all(),
+    }
+
+
+def _status_for(exc: OndutyError) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, InvalidTransition | Conflict):
+        return 409
+    return 422
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+def incident_page(
+    incident_id: int,
+    request: Request,
+    session: Session = Depends(get_session),
+    viewer: Viewer = Depends(page_role("viewer")),
+) -> HTMLResponse:
+    try:
+        context = _incident_context(session, incident_id, request.app.state.clock.now())
+    except NotFound as exc:
+        return render(request, "error.html", viewer, status_code=404, message=exc.message)
+    return render(request, "incident.html", viewer, error=None, **context)
+
+
+async def _change(
+    request: Request,
+    session: Session,
+    viewer: Viewer,
+    incident_id: int,
+    name: str,
+) -> Response:
+    form = await checked_form(request, viewer)
+    now = request.app.state.clock.now()
+    try:
+        incident = incidents_service.get_incident(session, incident_id=incident_id)
+        before = {
+            "status": incident.status,
+            "priority": incident.priority,
+            "assignee": incident.assignee_id,
+        }
+        if name in ACTIONS:
+            incident = ACTIONS[name](
+                session, incident_id=incident_id, actor=viewer.actor, channel="web", now=now
+            )
+        elif name == "priority":
+            priority = str(form.get("priority", ""))
+            if priority not in PRIORITIES:
+                raise InvalidInput("priority must be P1, P2, P3 or P4", "priority")
+            incident = incidents_service.update_incident(
+                session,
+                incident_id=incident_id,
+                actor=viewer.actor,
+                channel="web",
+                now=now,
+                priority=priority,
+            )
+        else:  # reassign
+            person = str(form.get("assignee", ""))
+            if not person:
+                raise InvalidInput("choose a person to assign", "assignee")
+            incident = incidents_service.update_incident(
+                session,
+                incident_id=incident_id,
+                actor=viewer.actor,
+                channel="web",
+                now=now,
+                assignee=person,
+            )
+        after = {
+            "status": incident.status,
+            "priority": incident.priority,
+            "assignee": incident.assignee_id,
+        }
+        audit_service.record(
+            session,
+            actor=viewer.actor,
+            action=f"incident.{name}",
+            object_type="incident",
+            object_id=str(incident_id),
+            at=now,
+            before={k: v for k, v in before.items() if after[k] != v} or before,
+            after={k: v for k, v in after.items() if before[k] != v} or after,
+        )
+        session.commit()
+    except OndutyError as exc:
+        session.rollback()
+        try:
+            context = _incident_context(session, incident_id, now)
+        except NotFound:
+            return render(request, "error.html", viewer, status_code=404, message=exc.message)
+        return render(
+            request,
+            "incident.html",
+            viewer,
+            status_code=_status_for(exc),
+            error=exc.message,
+            **context,
+        )
+    _wake(request)
+    return see_other(f"/incidents/{incident_id}")
+
+
+def _action_route(name: str) -> Any:
+    async def act(
+        incident_id: int,
+        request: Request,
+        session: Session = Depends(get_session),
+        viewer: Viewer = Depends(page_role("responder")),
+    ) -> Response:
+        return await _change(request, session, viewer, incident_id, name)
+
+    act.__name__ = f"incident_{name}"
+    return act
+
+
+for _name in (*ACTIONS, "priority", "reassign"):
+    router.add_api_route(
+        f"/incidents/{{incident_id}}/{_name}",
+        _action_route(_name),
+        methods=["POST"],
+        response_class=HTMLResponse,
+        name=f"incident_{_name}",
+    )
+
+
+# --- people -----------------------------------------------------------------------------------
+
+
+def _teams_of(session: Session) -> dict[str, list[str]]:
+    """Person id -> the teams they belong to, with any support level."""
+    names = {t.id: t.name for t in session.scalars(select(m.Team))}
+    out: dict[str, list[str]] = {}
+    for tm in session.scalars(select(m.TeamMember).order_by(m.TeamMember.position)):
+        out.setdefault(tm.person_id, []).append(names.get(tm.team_id, tm.team_id))
+    for sl in session.scalars(select(m.SupportLevel).order_by(m.SupportLevel.level)):
+        out.setdefault(sl.person_id, []).append(f"{names.get(sl.team_id, sl.team_id)} {sl.level}")
+    return out
+
+
+def _delay(seconds: int) -> str:
+    if seconds == 0:
+        return "at once"
+    if seconds % 60 == 0:
+        return f"after {seconds // 60} min"
+    return f"after {seconds} s"
+
+
+@router.get("/people", response_class=HTMLResponse)
+def people_page(
+    request: Request,
+    session: Session = Depends(get_session),
+    viewer: Viewer = Depends(page_role("viewer")),
+) -> HTMLResponse:
+    people = session.scalars(select(m.Person).order_by(m.Person.name)).all()
+    return render(request, "people.html", viewer, people=people, teams=_teams_of(session))
+
+
+def _may_test(viewer: Viewer, person_id: str) -> bool:
+    return viewer.login.person_id == person_id or viewer.can("manager")
+
+
+@router.get("/people/{person_id}", response_class=HTMLResponse)
+def person_page(
+    person_id: str,
+    request: Request,
+    sent: int | None = None,
+    session: Session = Depends(get_session),
+    viewer: Viewer = Depends(page_role("viewer")),
+) -> HTMLResponse:
+    person = session.get(m.Person, person_id)
+    if person is None:
+        return render(
+            request, "error.html", viewer, status_code=404, message=f"No person {person_id!r}."
+        )
+    zone = person.timezone or _org_zone(session)
+    tests = [
+        {
+            "channel": r.channel,
+            "fallback": ":fallback:" in r.rule_key,
+            "status": r.status,
+            "attempts": r.attempts,
+            "last_error": r.last_error or "",
+            "queued": when(r.created_at, zone, seconds=True),
+            "sent": when(r.sent_at, zone, seconds=True),
+        }
+        for r in session.scalars(
+            select(ob.OutboxMessage)
+            .where(ob.OutboxMessage.person_id == person_id, ob.OutboxMessage.event == "test")
+            .order_by(ob.OutboxMessage.id.desc())
+            .limit(20)
+        )
+    ]
+    return render(
+        request,
+        "person.html",
+        viewer,
+        person=person,
+        zone=zone,
+        teams=_teams_of(session).get(person_id, []),
+        rules=[
+            {"delay": _delay(r.after_s), "method": r.contact_method}
+            for r in person.notification_rules
+        ],
+        tests=tests,
+        sent=sent,
+        may_test=_may_test(viewer, person_id),
+    )
+
+
+@router.post("/people/{person_id}/test")
+async def person_test(
+    person_id: str,
+    request: Request,
+    session: Session = Depends(get_session),
+    viewer: Viewer = Depends(page_role("viewer")),
+) -> Response:
+    await checked_form(request, viewer)
+    if not _may_test(viewer, person_id):
+        raise PageForbidden("Only the person themself or a manager can send a test notification.")
+    person = session.get(m.Person, person_id)
+    if person is None:
+        return render(
+            request, "error.html", viewer, status_code=404, message=f"No person {person_id!r}."
+        )
+    now = request.app.state.clock.now()
+    for method in person.contact_methods:
+        session.add(
+            ob.OutboxMessage(
+                rule_key=f"test:{person.id}:{method.id}:{now:%Y%m%dT%H%M%S%f}",
+                event="test",
+                incident_id=None,
+                person_id=person.id,
+                contact_method_id=method.id,
+                channel=method.type,
+                text=TEST_TEXT,
+                status=ob.PENDING,
+                due_at=now,
+                attempts=0,
+                created_at=now,
+            )
+        )
+    audit_service.record(
+        session,
+        actor=viewer.actor,
+        action="person.test_notification",
+        object_type="person",
+        object_id=person.id,
+        at=now,
+        after={"contact_methods": [c.name for c in person.contact_methods]},
+    )
+    try:
+        session.commit()
+    except IntegrityError:  # the same instant twice: that test is already queued
+        session.rollback()
+    _wake(request)
+    return see_other(f"/people/{person_id}?sent={len(person.contact_methods)}")
