@@ -60,9 +60,14 @@ def db_url(_template: str, tmp_path: Path) -> str:
         return f"sqlite:///{target}"
     engine = make_engine(_template)
     try:
+        # DELETE plus restarting the sequences is ~10x faster than TRUNCATE on mostly empty
+        # tables (TRUNCATE replaces every table's files).
         with engine.begin() as conn:
-            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+            sequences = conn.execute(text("SELECT sequence_name FROM information_schema.sequences"))
+            for (name,) in sequences.all():
+                conn.execute(text(f'ALTER SEQUENCE "{name}" RESTART'))
     finally:
         engine.dispose()
     return _template

@@ -32,6 +32,7 @@ from onduty.schedules.rotation import Handoff
 log = logging.getLogger("onduty.engine")
 LEASE_TTL = timedelta(seconds=30)
 LEASE = "periodic"
+STEP_BATCHES, STEP_BATCH = 4, 50
 
 
 class Engine:
@@ -78,12 +79,14 @@ class Engine:
 
     def run(self) -> None:
         interval = self.settings.engine_tick.total_seconds()
-        while not self._stop.is_set():
-            done = self.tick()
-            busy = any(n > 0 for n in done.values())
-            if not busy:
-                self._wake.wait(interval)
-            self._wake.clear()
+        try:
+            while not self._stop.is_set():
+                done = self.tick()
+                if not any(n > 0 for n in done.values()):
+                    self._wake.wait(interval)
+                self._wake.clear()
+        finally:
+            self._pool.shutdown(wait=True)
 
     def wake(self) -> None:
         self._wake.set()
@@ -91,7 +94,6 @@ class Engine:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        self._pool.shutdown(wait=False)
 
     # --- jobs -------------------------------------------------------------------------------
 
@@ -121,11 +123,18 @@ class Engine:
             return len(incidents)
 
     def run_steps(self, now: datetime) -> int:
+        """Due steps, in a few concurrent batches: each batch claims its own rows (SKIP LOCKED
+        on PostgreSQL), so round trips to the database overlap; SQLite runs them in turn."""
+        return sum(self._pool.map(lambda _: self._run_step_batch(now), range(STEP_BATCHES)))
+
+    def _run_step_batch(self, now: datetime) -> int:
         count = 0
         with self.session_factory() as session, session.begin():
             states = list(
                 session.scalars(
-                    dialect.claim(session, escalation_service.due_states(session, now=now))
+                    dialect.claim(
+                        session, escalation_service.due_states(session, now=now, limit=STEP_BATCH)
+                    )
                 )
             )
             for state in states:
