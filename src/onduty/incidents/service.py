@@ -249,9 +249,10 @@ def _settle(
                 session, incident_id=incident.id, actor=integration.name, channel=channel, now=now
             )
         return
+    alert_id = open_alert.id
     closed = session.execute(
         update(Alert)
-        .where(Alert.id == open_alert.id, Alert.open_key == signal.dedup_key)
+        .where(Alert.id == alert_id, Alert.open_key == signal.dedup_key)
         .values(status="resolved", open_key=None, resolved_at=now, last_seen=now)
         .execution_options(synchronize_session=False)
     )
@@ -265,7 +266,7 @@ def _settle(
         kind="alert.resolved",
         actor=integration.name,
         channel=channel,
-        alert=open_alert.id,
+        alert=alert_id,
         dedup_key=signal.dedup_key,
     )
     still_open = session.scalars(
@@ -300,15 +301,16 @@ def _trigger(
         incident = groups.get(signal.group_key) if signal.group_key else None
         if incident is None and signal.group_key:
             # A new alert of a group that already has an open incident joins it (Alertmanager).
-            sibling = session.scalars(
-                select(Alert).where(
-                    Alert.service_id == service.id,
-                    Alert.group_key == signal.group_key,
-                    Alert.open_key.is_not(None),
+            # No service_id in the WHERE: with it SQLite's planner picks the unique index on
+            # (service_id, open_key) and scans every open alert of the service.
+            siblings = session.execute(
+                select(Alert.service_id, Alert.incident_id).where(
+                    Alert.group_key == signal.group_key, Alert.open_key.is_not(None)
                 )
-            ).first()
+            ).all()
+            sibling = next((i for s, i in siblings if s == service.id), None)
             if sibling is not None:
-                incident = session.get(Incident, sibling.incident_id)
+                incident = session.get(Incident, sibling)
         created = incident is None
         alert = Alert(
             service_id=service.id,
