@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from onduty.config import Settings
@@ -319,10 +319,3 @@ def fall_through(session: Session, row: ob.OutboxMessage, now: datetime) -> ob.O
     )
     session.flush()
     return fallback
-
-
-def pending_count(session: Session) -> dict[str, int]:
-    rows = session.execute(
-        select(ob.OutboxMessage.status, func.count()).group_by(ob.OutboxMessage.status)
-    )
-    return {status: int(n) for status, n in rows}

@@ -132,9 +132,7 @@ class Engine:
         with self.session_factory() as session, session.begin():
             states = list(
                 session.scalars(
-                    dialect.claim(
-                        session, escalation_service.due_states(session, now=now, limit=STEP_BATCH)
-                    )
+                    dialect.claim(session, escalation_service.due_states(now=now, limit=STEP_BATCH))
                 )
             )
             for state in states:

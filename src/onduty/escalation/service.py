@@ -204,7 +204,7 @@ def notify(
     return row
 
 
-def due_states(session: Session, *, now: datetime, limit: int = 100) -> Any:
+def due_states(*, now: datetime, limit: int = 100) -> Any:
     return (
         select(EscalationState)
         .where(EscalationState.finished.is_(False), EscalationState.next_at <= now)

@@ -4,7 +4,7 @@ strings must be strings, and every value is checked for its form (durations, zon
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -361,8 +361,3 @@ class PolicyFile(Strict):
     escalation_policies: list[EscalationPolicyIn] = []
     priorities: dict[Literal["P1", "P2", "P3", "P4"], PriorityIn] = {}
     criticality_rules: list[CriticalityRuleIn] = []
-
-
-def hhmm_to_time(value: str) -> time:
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
