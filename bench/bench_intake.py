@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx  # httpx 0.28's pool slows to ~300 req/s at concurrency 32 here
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +93,7 @@ def server(url: str, engine: bool) -> Iterator[str]:
     command = [ONDUTY, "serve", "--host", "127.0.0.1", "--port", str(port)]
     if not engine:
         command.append("--no-engine")
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(command, env=env, stdout=open("/tmp/serve.out","w"), stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

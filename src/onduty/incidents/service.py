@@ -6,11 +6,12 @@ session and `now`, flush, and never commit: the caller owns the transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,7 +54,7 @@ class IngestResult:
 
 def timeline(
     session: Session,
-    incident: Incident,
+    incident: Incident | int,
     *,
     now: datetime,
     kind: str,
@@ -61,21 +62,25 @@ def timeline(
     channel: str,
     **data: Any,
 ) -> None:
-    session.add(
-        TimelineEvent(
-            incident_id=incident.id, at=now, kind=kind, actor=actor, channel=channel, data=data
-        )
+    """Append an event, written at once (a Core insert: events are never read back as
+    objects in the transaction that writes them, and the ORM's unit of work costs more)."""
+    incident_id = incident if isinstance(incident, int) else incident.id
+    session.connection().execute(
+        _INSERT_EVENT,
+        {
+            "incident_id": incident_id,
+            "at": now,
+            "kind": kind,
+            "actor": actor,
+            "channel": channel,
+            "data": data,
+        },
     )
 
 
 def _next_number(session: Session) -> int:
     # The counter row's lock serialises numbering; the first incident creates the row.
-    result = session.execute(
-        update(Counter)
-        .where(Counter.name == "incident")
-        .values(value=Counter.value + 1)
-        .returning(Counter.value)
-    ).scalar()
+    result = session.connection().execute(_NEXT_NUMBER).scalar()
     if result is not None:
         return int(result)
     try:
@@ -84,6 +89,39 @@ def _next_number(session: Session) -> int:
         return 1
     except IntegrityError:
         return _next_number(session)
+
+
+# The hot path of intake in Core statements, built once (their compiled forms are cached).
+_INCIDENT, _ALERT, _COUNTER = (cast(Table, model.__table__) for model in (Incident, Alert, Counter))
+_INSERT_EVENT = insert(TimelineEvent)
+_INSERT_INCIDENT = insert(_INCIDENT).returning(_INCIDENT.c.id)
+_INSERT_ALERT = insert(_ALERT).returning(_ALERT.c.id)
+_NEXT_NUMBER = (
+    update(_COUNTER)
+    .where(_COUNTER.c.name == "incident")
+    .values(value=_COUNTER.c.value + 1)
+    .returning(_COUNTER.c.value)
+)
+_OPEN_ALERT = select(_ALERT.c.id, _ALERT.c.incident_id).where(
+    _ALERT.c.service_id == bindparam("service"), _ALERT.c.open_key == bindparam("key")
+)
+# No service_id in the WHERE: with it SQLite's planner picks the unique index on
+# (service_id, open_key) and scans every open alert of the service.
+_GROUP_SIBLINGS = select(_ALERT.c.service_id, _ALERT.c.incident_id).where(
+    _ALERT.c.group_key == bindparam("group"), _ALERT.c.open_key.is_not(None)
+)
+_REPEAT = (
+    update(_ALERT)
+    .where(_ALERT.c.id == bindparam("alert"), _ALERT.c.open_key == bindparam("key"))
+    .values(count=_ALERT.c.count + 1, last_seen=bindparam("now"))
+)
+_CLOSE_ALERT = (
+    update(_ALERT)
+    .where(_ALERT.c.id == bindparam("alert"), _ALERT.c.open_key == bindparam("key"))
+    .values(
+        status="resolved", open_key=None, resolved_at=bindparam("now"), last_seen=bindparam("now")
+    )
+)
 
 
 # --- triage ---------------------------------------------------------------------------------
@@ -107,26 +145,49 @@ def _rule(row: CriticalityRule) -> rules.Rule:
     )
 
 
-def triage(session: Session, facts: rules.Facts) -> tuple[str, int | None]:
-    """Priority from the criticality rules, first match wins, and the index of the rule."""
-    rows = session.scalars(select(CriticalityRule).order_by(CriticalityRule.position)).all()
-    return rules.match([_rule(r) for r in rows], facts)
+@dataclass(frozen=True)
+class Triage:
+    """The criticality rules, the priority policy and the working hours, read once per
+    transaction (a group-committed batch of alerts shares them, see `db.group_commit`)."""
 
+    criticality: list[rules.Rule]
+    working_hours_only: frozenset[str]  # priorities paged only in working hours
+    hours: tuple[str, frozenset[int], time, time] | None  # timezone, days, start, end
 
-def paging(session: Session, priority: str, now: datetime) -> tuple[bool, datetime]:
-    """(backlog, page_due_at): P3/P4 outside working hours wait for them (SPEC §1 rule 5)."""
-    policy = session.get(PriorityPolicy, priority)
-    if policy is None or policy.page == "always":
-        return False, now
-    org = session.scalars(select(Organization)).first()
-    if org is None:
-        return False, now
-    days = frozenset(WEEKDAYS.index(d) for d in org.working_days)
-    start = time.fromisoformat(org.working_start)
-    end = time.fromisoformat(org.working_end)
-    if rules.in_working_hours(now, org.timezone, days, start, end):
-        return False, now
-    return True, rules.next_working_start(now, org.timezone, days, start, end)
+    @classmethod
+    def of(cls, session: Session) -> Triage:
+        cached = session.info.get("triage")
+        if isinstance(cached, Triage):
+            return cached
+        rows = session.scalars(select(CriticalityRule).order_by(CriticalityRule.position)).all()
+        policies = session.scalars(select(PriorityPolicy)).all()
+        org = session.scalars(select(Organization)).first()
+        hours = None
+        if org is not None:
+            days = frozenset(WEEKDAYS.index(d) for d in org.working_days)
+            start, end = time.fromisoformat(org.working_start), time.fromisoformat(org.working_end)
+            hours = (org.timezone, days, start, end)
+        triage = cls(
+            criticality=[_rule(r) for r in rows],
+            working_hours_only=frozenset(p.priority for p in policies if p.page != "always"),
+            hours=hours,
+        )
+        session.info["triage"] = triage
+        return triage
+
+    def priority(self, facts: rules.Facts) -> tuple[str, int | None]:
+        """Priority from the criticality rules, first match wins, and the index of the rule."""
+        return rules.match(self.criticality, facts)
+
+    def paging(self, priority: str, now: datetime) -> tuple[bool, datetime]:
+        """(backlog, page_due_at): P3/P4 outside working hours wait for them (SPEC §1 rule 5).
+        A priority with no policy pages at any hour."""
+        if priority not in self.working_hours_only or self.hours is None:
+            return False, now
+        zone, days, start, end = self.hours
+        if rules.in_working_hours(now, zone, days, start, end):
+            return False, now
+        return True, rules.next_working_start(now, zone, days, start, end)
 
 
 def _new_incident(
@@ -140,34 +201,41 @@ def _new_incident(
     description: str | None = None,
     report: dict[str, Any] | None = None,
     discipline: str | None = None,
-) -> Incident:
-    priority, matched = triage(session, facts)
-    backlog, due = paging(session, priority, now)
-    incident = Incident(
-        number=_next_number(session),
-        title=title[:1024],
-        description=description,
-        status="triggered",
-        service_id=service.id,
-        team_id=service.team_id,
-        discipline=discipline or service.discipline,
-        priority=priority,
-        rule_priority=priority,
-        matched_rule=matched,
-        source=source,
-        report=report,
-        stages={"reported": now.isoformat()},
-        stage="reported",
-        backlog=backlog,
-        page_due_at=due,
-        generation=1,
-        created_at=now,
+) -> int:
+    """Insert a triggered incident, triaged, with its first timeline event; its id."""
+    triage = Triage.of(session)
+    priority, matched = triage.priority(facts)
+    backlog, due = triage.paging(priority, now)
+    incident_id = (
+        session.connection()
+        .execute(
+            _INSERT_INCIDENT,
+            {
+                "number": _next_number(session),
+                "title": title[:1024],
+                "description": description,
+                "status": "triggered",
+                "service_id": service.id,
+                "team_id": service.team_id,
+                "discipline": discipline or service.discipline,
+                "priority": priority,
+                "rule_priority": priority,
+                "matched_rule": matched,
+                "source": source,
+                "report": report,
+                "stages": {"reported": now.isoformat()},
+                "stage": "reported",
+                "backlog": backlog,
+                "page_due_at": due,
+                "generation": 1,
+                "created_at": now,
+            },
+        )
+        .scalar_one()
     )
-    session.add(incident)
-    session.flush()
     timeline(
         session,
-        incident,
+        incident_id,
         now=now,
         kind="triggered",
         actor=source,
@@ -177,7 +245,7 @@ def _new_incident(
         backlog=backlog,
         page_due_at=due.isoformat(),
     )
-    return incident
+    return int(incident_id)
 
 
 # --- ingest ---------------------------------------------------------------------------------
@@ -190,8 +258,9 @@ def ingest(
     transaction (the HTTP 202 is sent only after it commits)."""
     service = session.get(Service, integration.service_id)
     assert service is not None
+    session.flush()  # the hot path below writes through the connection, past the ORM
     result = IngestResult()
-    groups: dict[str, Incident] = {}
+    groups: dict[str, int] = {}
     channel = f"integration:{integration.type}"
     for signal in signals:
         if signal.is_test or signal.dedup_key is None:
@@ -205,24 +274,10 @@ def ingest(
     return result
 
 
-def _open_alert(session: Session, service_id: str, key: str) -> Alert | None:
-    return session.scalars(
-        select(Alert).where(Alert.service_id == service_id, Alert.open_key == key)
-    ).first()
-
-
-def _repeat(session: Session, alert: Alert, key: str, now: datetime) -> bool:
-    """Count a repeat of an open alert; False if it was resolved meanwhile.
-
-    The increment is done in SQL, so concurrent repeats on PostgreSQL are not lost."""
-    done = session.execute(
-        update(Alert)
-        .where(Alert.id == alert.id, Alert.open_key == key)
-        .values(count=Alert.count + 1, last_seen=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.expire(alert, ["count", "last_seen"])
-    return bool(getattr(done, "rowcount", 0))
+def _open_alert(session: Session, service_id: str, key: str) -> tuple[int, int] | None:
+    """(alert id, incident id) of the open alert with this key."""
+    row = session.connection().execute(_OPEN_ALERT, {"service": service_id, "key": key}).first()
+    return None if row is None else (row[0], row[1])
 
 
 def _settle(
@@ -240,24 +295,20 @@ def _settle(
     open_alert = _open_alert(session, service.id, signal.dedup_key)
     if open_alert is None:
         return
+    alert_id, incident_id = open_alert
     # Lock the incident first (the lifecycle functions do too), and decide on fresh state: a
     # concurrent request may have acknowledged or resolved it since the alert was read.
-    incident = _locked(session, open_alert.incident_id)
+    incident = _locked(session, incident_id)
     if signal.action == "acknowledge":
         if incident.status == "triggered":
             acknowledge(
                 session, incident_id=incident.id, actor=integration.name, channel=channel, now=now
             )
         return
-    alert_id = open_alert.id
-    closed = session.execute(
-        update(Alert)
-        .where(Alert.id == alert_id, Alert.open_key == signal.dedup_key)
-        .values(status="resolved", open_key=None, resolved_at=now, last_seen=now)
-        .execution_options(synchronize_session=False)
+    closed = session.connection().execute(
+        _CLOSE_ALERT, {"alert": alert_id, "key": signal.dedup_key, "now": now}
     )
-    session.expire(open_alert)
-    if not getattr(closed, "rowcount", 0):
+    if not closed.rowcount:
         return  # resolved by a concurrent request
     timeline(
         session,
@@ -277,63 +328,50 @@ def _settle(
         result.resolved.append(incident.id)
 
 
+def _race_guard(session: Session) -> AbstractContextManager[Any]:
+    """A SAVEPOINT where another transaction can open the same alert between our read and our
+    insert (PostgreSQL). On SQLite it cannot: every transaction holds the one write lock from
+    BEGIN IMMEDIATE (db/session.py), so the savepoint's two statements are saved."""
+    if session.get_bind().dialect.name == "sqlite":
+        return nullcontext()
+    return session.begin_nested()
+
+
 def _trigger(
     session: Session,
     service: Service,
     integration: Integration,
     signal: Signal,
-    groups: dict[str, Incident],
+    groups: dict[str, int],
     result: IngestResult,
     channel: str,
     now: datetime,
 ) -> None:
     key = signal.dedup_key
     assert key is not None
+    conn = session.connection()
     # Two passes at most: a repeat can lose a race with a resolve (then it opens a new alert),
     # and an insert can lose one with another request's insert (then it is a repeat).
     for _attempt in range(3):
         existing = _open_alert(session, service.id, key)
         if existing is not None:
-            if _repeat(session, existing, key, now):
-                result.updated.append(existing.incident_id)
+            if conn.execute(_REPEAT, {"alert": existing[0], "key": key, "now": now}).rowcount:
+                result.updated.append(existing[1])
                 return
             continue
-        incident = groups.get(signal.group_key) if signal.group_key else None
-        if incident is None and signal.group_key:
+        incident_id = groups.get(signal.group_key) if signal.group_key else None
+        if incident_id is None and signal.group_key:
             # A new alert of a group that already has an open incident joins it (Alertmanager).
-            # No service_id in the WHERE: with it SQLite's planner picks the unique index on
-            # (service_id, open_key) and scans every open alert of the service.
-            siblings = session.execute(
-                select(Alert.service_id, Alert.incident_id).where(
-                    Alert.group_key == signal.group_key, Alert.open_key.is_not(None)
-                )
-            ).all()
-            sibling = next((i for s, i in siblings if s == service.id), None)
-            if sibling is not None:
-                incident = session.get(Incident, sibling)
-        created = incident is None
-        alert = Alert(
-            service_id=service.id,
-            integration_id=integration.id,
-            dedup_key=key,
-            open_key=key,
-            group_key=signal.group_key,
-            status="firing",
-            summary=signal.summary[:1024],
-            severity=signal.severity,
-            labels=dict(signal.labels),
-            details=dict(signal.details),
-            count=1,
-            first_seen=now,
-            last_seen=now,
-        )
+            siblings = conn.execute(_GROUP_SIBLINGS, {"group": signal.group_key}).all()
+            incident_id = next((i for s, i in siblings if s == service.id), None)
+        created = incident_id is None
         try:
             # The incident is made inside the SAVEPOINT too: if the unique index on
             # (service_id, open_key) says another transaction opened this alert first, the
             # incident (and its number) go with the rollback and the signal attaches to theirs.
-            with session.begin_nested():
-                if incident is None:
-                    incident = _new_incident(
+            with _race_guard(session):
+                if incident_id is None:
+                    incident_id = _new_incident(
                         session,
                         service=service,
                         title=signal.summary,
@@ -347,23 +385,40 @@ def _trigger(
                         source=integration.type,
                         now=now,
                     )
-                alert.incident_id = incident.id
-                session.add(alert)
+                alert_id = conn.execute(
+                    _INSERT_ALERT,
+                    {
+                        "incident_id": incident_id,
+                        "service_id": service.id,
+                        "integration_id": integration.id,
+                        "dedup_key": key,
+                        "open_key": key,
+                        "group_key": signal.group_key,
+                        "status": "firing",
+                        "summary": signal.summary[:1024],
+                        "severity": signal.severity,
+                        "labels": dict(signal.labels),
+                        "details": dict(signal.details),
+                        "count": 1,
+                        "first_seen": now,
+                        "last_seen": now,
+                    },
+                ).scalar_one()
         except IntegrityError:
             continue
         if signal.group_key:
-            groups[signal.group_key] = incident
+            groups[signal.group_key] = incident_id
         timeline(
             session,
-            incident,
+            incident_id,
             now=now,
             kind="alert.added",
             actor=integration.name,
             channel=channel,
-            alert=alert.id,
+            alert=alert_id,
             summary=signal.summary,
         )
-        (result.created if created else result.updated).append(incident.id)
+        (result.created if created else result.updated).append(incident_id)
         return
     raise Conflict(f"alert {key!r} changed too often while being stored", "dedup_key")
 
@@ -512,7 +567,7 @@ def update_incident(
             raise InvalidInput("priority must be P1, P2, P3 or P4", "priority")
         changes["priority"] = [incident.priority, priority]
         incident.priority, incident.priority_set_by, incident.priority_set_at = priority, actor, now
-        backlog, _due = paging(session, priority, now)
+        backlog, _due = Triage.of(session).paging(priority, now)
         if incident.status == "triggered" and not backlog and incident.backlog:
             incident.backlog, incident.page_due_at = False, now
     if discipline is not None and discipline != incident.discipline:
@@ -564,7 +619,7 @@ def report(
         client_tier=client_tier,
         summary=title,
     )
-    incident = _new_incident(
+    incident_id = _new_incident(
         session,
         service=service,
         title=title,
@@ -575,8 +630,8 @@ def report(
         report={k: fields.get(k) for k in REPORT_FIELDS},
         discipline=discipline,
     )
-    timeline(session, incident, now=now, kind="reported", actor=actor, channel=channel)
-    return incident
+    timeline(session, incident_id, now=now, kind="reported", actor=actor, channel=channel)
+    return get_incident(session, incident_id=incident_id)
 
 
 def list_incidents(

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +15,10 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from onduty import intake
+from onduty.db.group_commit import GroupCommit
 from onduty.incidents import service as incidents_service
 from onduty.services import service as services_service
 from onduty.services.models import Integration
-from onduty.web.deps import get_session
 
 router = APIRouter(tags=["intake"])
 
@@ -92,69 +91,62 @@ def _shared(request: Request, name: str, make: Callable[[], Any]) -> Any:
         return getattr(request.app.state, name)
 
 
-@contextmanager
-def _one_writer(request: Request, session: Session) -> Iterator[None]:
-    """On SQLite, one intake request at a time per app.
-
-    SQLite has one writer and every transaction starts with BEGIN IMMEDIATE (db/session.py), so
-    concurrent requests would wait in SQLite's busy handler, which sleeps in steps of up to
-    100 ms; queueing on a lock hands the database over without sleeping."""
-    if session.get_bind().dialect.name != "sqlite":
-        yield
-        return
-    with _shared(request, "sqlite_writer", threading.Lock):
-        try:
-            yield
-        finally:
-            session.rollback()  # end the transaction before another request may begin one
+def _writer(request: Request) -> GroupCommit:
+    factory = request.app.state.session_factory
+    writer: GroupCommit = _shared(request, "intake_writer", lambda: GroupCommit(factory))
+    return writer
 
 
-def _store(
-    request: Request, session: Session, integration: Integration, signals: list[intake.Signal]
-) -> incidents_service.IngestResult:
-    result = incidents_service.ingest(
-        session, integration=integration, signals=signals, now=request.app.state.clock.now()
-    )
-    session.commit()
+async def _store_in_batch(
+    request: Request, job: Callable[[Session], tuple[JSONResponse, bool]]
+) -> JSONResponse:
+    """Run an intake job in the app's group commit (db/group_commit.py): the answer is sent only
+    after the batch holding it has committed; the engine is woken for new incidents."""
+    answer, created = await _writer(request).arun(job)
     wake = getattr(request.app.state, "wake_engine", None)
-    if wake is not None and result.created:
+    if wake is not None and created:
         wake()
-    return result
+    return answer
 
 
-# Plain `def` routes: FastAPI runs them in its thread pool, so database waits never block the
-# event loop; the body is read before, asynchronously, by the `raw_body` dependency.
+def _integration(session: Session, key: str) -> Integration | None:
+    """By key, remembered for the rest of the transaction (a batch often repeats one key)."""
+    known: dict[str, Integration | None] = session.info.setdefault("integrations", {})
+    if key not in known:
+        known[key] = services_service.get_integration_by_key(session, key)
+    return known[key]
+
+
+# The routes are async: they read the body and wait for the writer thread without holding a
+# worker thread; all database work happens on the writer.
 
 
 @router.post("/integrations/{key}", status_code=202, response_model=None)
-def receive(
-    key: str,
-    request: Request,
-    body: bytes = Depends(raw_body),
-    session: Session = Depends(get_session),
-) -> JSONResponse:
+async def receive(key: str, request: Request, body: bytes = Depends(raw_body)) -> JSONResponse:
     """Alerts from Alertmanager, Google Cloud Monitoring, Grafana or a generic JSON sender.
 
     400 when the body as a whole is unreadable (not JSON, not an object), 422 when a field is
     wrong; `field` says which. A sender's test notification is accepted and stores nothing."""
-    with _one_writer(request, session):
-        return _receive(key, request, body, session)
+    headers = dict(request.headers)
+    return await _store_in_batch(request, lambda s: _receive(key, request, body, headers, s))
 
 
-def _receive(key: str, request: Request, body: bytes, session: Session) -> JSONResponse:
-    integration = services_service.get_integration_by_key(session, key)
+def _receive(
+    key: str, request: Request, body: bytes, headers: dict[str, str], session: Session
+) -> tuple[JSONResponse, bool]:
+    integration = _integration(session, key)
     if integration is None or integration.type == "pagerduty":
-        return _error(404, "no integration has this key", "key")
+        return _error(404, "no integration has this key", "key"), False
     if not _allowed(request, integration):
-        return _error(429, "this integration is over its rate limit; retry in a minute", None)
+        return _error(
+            429, "this integration is over its rate limit; retry in a minute", None
+        ), False
     try:
-        signals = intake.parse(
-            integration.type, body, dict(request.headers), config=integration.config
-        )
+        signals = intake.parse(integration.type, body, headers, config=integration.config)
     except intake.IntakeError as exc:
-        return _error(400 if exc.field is None else 422, exc.message, exc.field)
+        return _error(400 if exc.field is None else 422, exc.message, exc.field), False
     result = _store(request, session, integration, signals)
-    return JSONResponse(
+    answer = JSONResponse(
         {
             "status": "accepted",
             "alerts": sum(1 for s in signals if not s.is_test),
@@ -165,34 +157,40 @@ def _receive(key: str, request: Request, body: bytes, session: Session) -> JSONR
         },
         status_code=202,
     )
+    return answer, bool(result.created)
 
 
 @router.post("/v2/enqueue", status_code=202, response_model=None)
-def enqueue(
-    request: Request,
-    body: bytes = Depends(raw_body),
-    session: Session = Depends(get_session),
-) -> JSONResponse:
+async def enqueue(request: Request, body: bytes = Depends(raw_body)) -> JSONResponse:
     """PagerDuty Events API v2, answered as PagerDuty does; error bodies also carry onduty's
     `error` and `field`. A well-formed routing key that is no pagerduty integration's key is a
     404 (SPEC §6.3), where PagerDuty itself would accept the event and drop it."""
-    with _one_writer(request, session):
-        return _enqueue(request, body, session)
-
-
-def _enqueue(request: Request, body: bytes, session: Session) -> JSONResponse:
     try:
-        signals = intake.parse("pagerduty", body, dict(request.headers))
+        signal = intake.parse("pagerduty", body, dict(request.headers))[0]
     except intake.IntakeError as exc:
         return _error(400, exc.message, exc.field, intake.pagerduty_error_body(exc))
-    signal = signals[0]
-    integration = services_service.get_integration_by_key(session, signal.routing_key or "")
+    if signal.dedup_key is None:  # chosen here, so a rerun of the job keeps it
+        signal = intake.with_generated_key(signal, uuid.uuid4().hex)
+    return await _store_in_batch(request, lambda s: _enqueue(request, signal, s))
+
+
+def _enqueue(
+    request: Request, signal: intake.Signal, session: Session
+) -> tuple[JSONResponse, bool]:
+    integration = _integration(session, signal.routing_key or "")
     if integration is None or integration.type != "pagerduty":
         errors = intake.pagerduty_error(["Invalid routing key"])
-        return _error(404, "no pagerduty integration has this routing_key", "routing_key", errors)
+        answer = _error(404, "no pagerduty integration has this routing_key", "routing_key", errors)
+        return answer, False
     if not _allowed(request, integration):
-        return _error(429, "this integration is over its rate limit", None, THROTTLED)
-    if signal.dedup_key is None:
-        signal = intake.with_generated_key(signal, uuid.uuid4().hex)
-    _store(request, session, integration, [signal])
-    return JSONResponse(intake.pagerduty_success(signal.source_dedup_key or ""), status_code=202)
+        return _error(429, "this integration is over its rate limit", None, THROTTLED), False
+    result = _store(request, session, integration, [signal])
+    answer = JSONResponse(intake.pagerduty_success(signal.source_dedup_key or ""), status_code=202)
+    return answer, bool(result.created)
+
+
+def _store(
+    request: Request, session: Session, integration: Integration, signals: list[intake.Signal]
+) -> incidents_service.IngestResult:
+    now = request.app.state.clock.now()
+    return incidents_service.ingest(session, integration=integration, signals=signals, now=now)
