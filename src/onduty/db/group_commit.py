@@ -25,6 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger("onduty.db.group_commit")
 T = TypeVar("T")
 MAX_BATCH = 256
+# Set in `session.info` of a batch's session: a job may then skip precautions that only matter
+# when it runs alone, because a failed batch is rerun job by job without this mark.
+BATCHED = "group_commit.batched"
 
 Job = tuple[Callable[[Session], Any], Future[Any]]
 
@@ -84,16 +87,16 @@ class GroupCommit:
     def _run_batch(self, batch: list[Job]) -> None:
         if not batch:
             return
-        if len(batch) > 1:
-            try:
-                with self._session_factory() as session, session.begin():
-                    results = [fn(session) for fn, _ in batch]
-            except Exception:
-                log.info("a batch of %d failed; running its jobs one by one", len(batch))
-            else:
-                for (_, future), result in zip(batch, results, strict=True):
-                    future.set_result(result)
-                return
+        try:
+            with self._session_factory() as session, session.begin():
+                session.info[BATCHED] = True
+                results = [fn(session) for fn, _ in batch]
+        except Exception:
+            log.info("a batch of %d failed; running its jobs one by one", len(batch))
+        else:
+            for (_, future), result in zip(batch, results, strict=True):
+                future.set_result(result)
+            return
         for fn, future in batch:
             try:
                 with self._session_factory() as session, session.begin():

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onduty.db import dialect
+from onduty.db.group_commit import BATCHED
 from onduty.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from onduty.escalation import service as escalation_service
 from onduty.incidents import priority as rules
@@ -65,17 +66,28 @@ def timeline(
     """Append an event, written at once (a Core insert: events are never read back as
     objects in the transaction that writes them, and the ORM's unit of work costs more)."""
     incident_id = incident if isinstance(incident, int) else incident.id
-    session.connection().execute(
-        _INSERT_EVENT,
-        {
-            "incident_id": incident_id,
-            "at": now,
-            "kind": kind,
-            "actor": actor,
-            "channel": channel,
-            "data": data,
-        },
-    )
+    _write_events(session, [_event(incident_id, now, kind, actor, channel, **data)])
+
+
+def _event(
+    incident_id: int, now: datetime, kind: str, actor: str, channel: str, **data: Any
+) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "at": now,
+        "kind": kind,
+        "actor": actor,
+        "channel": channel,
+        "data": data,
+    }
+
+
+def _write_events(session: Session, events: list[dict[str, Any]]) -> None:
+    """Several events in one statement (one round trip on PostgreSQL), in order; the list is
+    emptied."""
+    if events:
+        session.connection().execute(_INSERT_EVENT, events)
+        events.clear()
 
 
 def _next_number(session: Session) -> int:
@@ -105,10 +117,15 @@ _NEXT_NUMBER = (
 _OPEN_ALERT = select(_ALERT.c.id, _ALERT.c.incident_id).where(
     _ALERT.c.service_id == bindparam("service"), _ALERT.c.open_key == bindparam("key")
 )
-# No service_id in the WHERE: with it SQLite's planner picks the unique index on
-# (service_id, open_key) and scans every open alert of the service.
-_GROUP_SIBLINGS = select(_ALERT.c.service_id, _ALERT.c.incident_id).where(
-    _ALERT.c.group_key == bindparam("group"), _ALERT.c.open_key.is_not(None)
+# The open alert with the key, and the open alerts of the same group (a new alert of a group
+# that has an open incident joins it: Alertmanager), in one round trip. No service_id in the
+# second WHERE: with it SQLite's planner picks the unique index on (service_id, open_key) and
+# scans every open alert of the service.
+_OPEN_OR_GROUP = union_all(
+    _OPEN_ALERT.add_columns(_ALERT.c.service_id, literal(1).label("own")),
+    select(_ALERT.c.id, _ALERT.c.incident_id, _ALERT.c.service_id, literal(0)).where(
+        _ALERT.c.group_key == bindparam("group"), _ALERT.c.open_key.is_not(None)
+    ),
 )
 _REPEAT = (
     update(_ALERT)
@@ -192,6 +209,7 @@ class Triage:
 
 def _new_incident(
     session: Session,
+    events: list[dict[str, Any]],
     *,
     service: Service,
     title: str,
@@ -202,7 +220,8 @@ def _new_incident(
     report: dict[str, Any] | None = None,
     discipline: str | None = None,
 ) -> int:
-    """Insert a triggered incident, triaged, with its first timeline event; its id."""
+    """Insert a triggered incident, triaged; its id. Its first timeline event is appended to
+    `events` for the caller to write."""
     triage = Triage.of(session)
     priority, matched = triage.priority(facts)
     backlog, due = triage.paging(priority, now)
@@ -233,17 +252,18 @@ def _new_incident(
         )
         .scalar_one()
     )
-    timeline(
-        session,
-        incident_id,
-        now=now,
-        kind="triggered",
-        actor=source,
-        channel=source,
-        priority=priority,
-        rule=matched,
-        backlog=backlog,
-        page_due_at=due.isoformat(),
+    events.append(
+        _event(
+            incident_id,
+            now,
+            "triggered",
+            source,
+            source,
+            priority=priority,
+            rule=matched,
+            backlog=backlog,
+            page_due_at=due.isoformat(),
+        )
     )
     return int(incident_id)
 
@@ -261,23 +281,38 @@ def ingest(
     session.flush()  # the hot path below writes through the connection, past the ORM
     result = IngestResult()
     groups: dict[str, int] = {}
+    events: list[dict[str, Any]] = []  # of new alerts, written together
     channel = f"integration:{integration.type}"
     for signal in signals:
         if signal.is_test or signal.dedup_key is None:
             continue
         result.dedup_keys.append(signal.dedup_key)
         if signal.action == "trigger":
-            _trigger(session, service, integration, signal, groups, result, channel, now)
+            _trigger(session, service, integration, signal, groups, result, events, channel, now)
         else:
+            _write_events(session, events)  # keep the timeline in order
             _settle(session, service, integration, signal, result, channel, now)
+    _write_events(session, events)
     session.flush()
     return result
 
 
-def _open_alert(session: Session, service_id: str, key: str) -> tuple[int, int] | None:
-    """(alert id, incident id) of the open alert with this key."""
-    row = session.connection().execute(_OPEN_ALERT, {"service": service_id, "key": key}).first()
-    return None if row is None else (row[0], row[1])
+def _lookup(
+    conn: Connection, service_id: str, key: str, group: str | None
+) -> tuple[tuple[int, int] | None, int | None]:
+    """(the open alert with this key as (id, incident id), the incident of an open alert of
+    `group` on this service)."""
+    if group is None:
+        row = conn.execute(_OPEN_ALERT, {"service": service_id, "key": key}).first()
+        return (None if row is None else (row[0], row[1])), None
+    rows = conn.execute(_OPEN_OR_GROUP, {"service": service_id, "key": key, "group": group})
+    existing, sibling = None, None
+    for alert_id, incident_id, service, own in rows:
+        if own:
+            existing = (alert_id, incident_id)
+        elif service == service_id and sibling is None:
+            sibling = incident_id
+    return existing, sibling
 
 
 def _settle(
@@ -292,7 +327,7 @@ def _settle(
     """An acknowledge or resolve signal for an open alert; one for nothing open is a no-op, as
     on PagerDuty."""
     assert signal.dedup_key is not None
-    open_alert = _open_alert(session, service.id, signal.dedup_key)
+    open_alert, _ = _lookup(session.connection(), service.id, signal.dedup_key, None)
     if open_alert is None:
         return
     alert_id, incident_id = open_alert
@@ -330,9 +365,11 @@ def _settle(
 
 def _race_guard(session: Session) -> AbstractContextManager[Any]:
     """A SAVEPOINT where another transaction can open the same alert between our read and our
-    insert (PostgreSQL). On SQLite it cannot: every transaction holds the one write lock from
-    BEGIN IMMEDIATE (db/session.py), so the savepoint's two statements are saved."""
-    if session.get_bind().dialect.name == "sqlite":
+    insert. Not needed on SQLite, where every transaction holds the one write lock from BEGIN
+    IMMEDIATE (db/session.py), nor in a group-committed batch, whose jobs are rerun one by one
+    (with savepoints) if the batch fails: there the rare race costs a rerun instead of two
+    statements on every alert."""
+    if session.get_bind().dialect.name == "sqlite" or session.info.get(BATCHED):
         return nullcontext()
     return session.begin_nested()
 
@@ -344,6 +381,7 @@ def _trigger(
     signal: Signal,
     groups: dict[str, int],
     result: IngestResult,
+    events: list[dict[str, Any]],
     channel: str,
     now: datetime,
 ) -> None:
@@ -353,18 +391,16 @@ def _trigger(
     # Two passes at most: a repeat can lose a race with a resolve (then it opens a new alert),
     # and an insert can lose one with another request's insert (then it is a repeat).
     for _attempt in range(3):
-        existing = _open_alert(session, service.id, key)
+        group = signal.group_key if signal.group_key not in groups else None
+        existing, incident_id = _lookup(conn, service.id, key, group)
         if existing is not None:
             if conn.execute(_REPEAT, {"alert": existing[0], "key": key, "now": now}).rowcount:
                 result.updated.append(existing[1])
                 return
             continue
-        incident_id = groups.get(signal.group_key) if signal.group_key else None
-        if incident_id is None and signal.group_key:
-            # A new alert of a group that already has an open incident joins it (Alertmanager).
-            siblings = conn.execute(_GROUP_SIBLINGS, {"group": signal.group_key}).all()
-            incident_id = next((i for s, i in siblings if s == service.id), None)
-        created = incident_id is None
+        if signal.group_key in groups:
+            incident_id = groups[signal.group_key]
+        created, written = incident_id is None, len(events)
         try:
             # The incident is made inside the SAVEPOINT too: if the unique index on
             # (service_id, open_key) says another transaction opened this alert first, the
@@ -373,6 +409,7 @@ def _trigger(
                 if incident_id is None:
                     incident_id = _new_incident(
                         session,
+                        events,
                         service=service,
                         title=signal.summary,
                         facts=rules.Facts(
@@ -405,18 +442,20 @@ def _trigger(
                     },
                 ).scalar_one()
         except IntegrityError:
+            del events[written:]  # of the incident that was rolled back
             continue
         if signal.group_key:
             groups[signal.group_key] = incident_id
-        timeline(
-            session,
-            incident_id,
-            now=now,
-            kind="alert.added",
-            actor=integration.name,
-            channel=channel,
-            alert=alert_id,
-            summary=signal.summary,
+        events.append(
+            _event(
+                incident_id,
+                now,
+                "alert.added",
+                integration.name,
+                channel,
+                alert=alert_id,
+                summary=signal.summary,
+            )
         )
         (result.created if created else result.updated).append(incident_id)
         return
@@ -619,8 +658,10 @@ def report(
         client_tier=client_tier,
         summary=title,
     )
+    events: list[dict[str, Any]] = []
     incident_id = _new_incident(
         session,
+        events,
         service=service,
         title=title,
         facts=facts,
@@ -630,7 +671,8 @@ def report(
         report={k: fields.get(k) for k in REPORT_FIELDS},
         discipline=discipline,
     )
-    timeline(session, incident_id, now=now, kind="reported", actor=actor, channel=channel)
+    events.append(_event(incident_id, now, "reported", actor, channel))
+    _write_events(session, events)
     return get_incident(session, incident_id=incident_id)
 
 
