@@ -3,12 +3,14 @@ running the Alembic migrations programmatically."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -51,9 +53,33 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # Writers of this process queue on a lock before BEGIN IMMEDIATE: SQLite's busy handler
+    # would make them sleep in steps of up to 100 ms, which at a few hundred transactions a
+    # second (intake, the engine's jobs, deliveries) is most of a page's latency. Other
+    # processes still meet busy_timeout. The lock is let go when the transaction ends, however
+    # it ends (commit, rollback, or the pool's reset of a connection given back mid-transaction).
+    writer = threading.Lock()
+    held = "onduty_writer_lock"
+
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if not writer.acquire(timeout=30):
+            raise OperationalError("BEGIN IMMEDIATE", None, TimeoutError("database is locked"))
+        conn.info[held] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _let_go(conn.info)
+            raise
+
+    def _let_go(info: dict[Any, Any]) -> None:
+        if info.pop(held, False):
+            writer.release()
+
+    for name in ("commit", "rollback"):
+        event.listen(engine, name, lambda conn: _let_go(conn.info))
+    event.listen(engine.pool, "reset", lambda _dbapi, record, *_: _let_go(record.info))
+    event.listen(engine.pool, "invalidate", lambda _dbapi, record, *_: _let_go(record.info))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

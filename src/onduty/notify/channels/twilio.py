@@ -60,18 +60,18 @@ class _TwilioAPI:
         timeout_s: float,
         transport: httpx.BaseTransport | None,
     ) -> None:
-        self._auth = httpx.BasicAuth(account_sid, auth_token)
         self._root = f"{base_url.rstrip('/')}/{API_VERSION}/Accounts/{account_sid}"
-        self._timeout = httpx.Timeout(timeout_s)
-        self._transport = transport
+        # One client for every send (thread-safe, keep-alive, the CA bundle loaded once).
+        self._client = httpx.Client(
+            auth=httpx.BasicAuth(account_sid, auth_token),
+            timeout=httpx.Timeout(timeout_s),
+            transport=transport,
+        )
 
     def create(self, resource: str, form: dict[str, str]) -> Receipt:
         url = f"{self._root}/{resource}.json"
         try:
-            with httpx.Client(
-                auth=self._auth, timeout=self._timeout, transport=self._transport
-            ) as client:
-                response = client.post(url, data=form, headers={"Accept": "application/json"})
+            response = self._client.post(url, data=form, headers={"Accept": "application/json"})
         except TRANSPORT_ERRORS as exc:
             raise error_for_transport(exc, "Twilio") from exc
         try:
