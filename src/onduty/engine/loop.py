@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -66,10 +67,12 @@ class Engine:
 
     # --- the loop ---------------------------------------------------------------------------
 
-    def tick(self) -> dict[str, int]:
+    def tick(self, *, periodic: bool = True) -> dict[str, int]:
         now = self.clock.now()
         done = {}
         for name, job in self.jobs:
+            if name == "periodic" and not periodic:
+                continue
             try:
                 done[name] = job(now)
             except Exception:
@@ -78,12 +81,18 @@ class Engine:
         return done
 
     def run(self) -> None:
+        """Tick until stopped. A wake (a new incident) runs the paging jobs at once; the
+        periodic ones (lease, shift notices, auditor) run once per tick interval at most."""
         interval = self.settings.engine_tick.total_seconds()
+        last_periodic = float("-inf")
         try:
             while not self._stop.is_set():
-                done = self.tick()
+                periodic = time.monotonic() - last_periodic >= interval
+                if periodic:
+                    last_periodic = time.monotonic()
+                done = self.tick(periodic=periodic)
                 if not any(n > 0 for n in done.values()):
-                    self._wake.wait(interval)
+                    self._wake.wait(max(0.0, last_periodic + interval - time.monotonic()))
                 self._wake.clear()
         finally:
             self._pool.shutdown(wait=True)
@@ -119,7 +128,10 @@ class Engine:
             )
             incidents = list(session.scalars(query))
             for incident in incidents:
-                escalation_service.start(session, incident=incident, now=now)
+                state = escalation_service.start(session, incident=incident, now=now)
+                # The first step at once, in this transaction: a new page must not wait for
+                # another claim of its state.
+                escalation_service.run_step(session, incident=incident, state=state, now=now)
             return len(incidents)
 
     def run_steps(self, now: datetime) -> int:

@@ -115,6 +115,22 @@ def upcoming_shifts(
     return {s.name: schedule.shifts(s.name, start, end) for s in schedule.rota.slots}
 
 
+_ON_CALL = "schedules.on_call"
+
+
+def _on_call(session: Session, team_id: str, at: datetime) -> dict[str, rotation.Shift]:
+    """Who is on call in each slot, remembered for the rest of the transaction: the engine
+    runs a batch of steps at one instant, mostly for a few teams. Writers of overrides, swaps
+    and time off in this module forget it."""
+    known: dict[tuple[str, datetime], dict[str, rotation.Shift]]
+    known = session.info.setdefault(_ON_CALL, {})
+    if (team_id, at) not in known:
+        known[team_id, at] = load_schedule(session, team_id=team_id, start=at, end=at).on_call_at(
+            at
+        )
+    return known[team_id, at]
+
+
 def responders(
     session: Session, *, team_id: str, discipline: str | None, target: str, at: datetime
 ) -> list[str]:
@@ -136,10 +152,10 @@ def responders(
         return [r.person_id for r in rows]
     if kind == "slot":
         other_team, _, slot = ref.partition("/")
-        now = load_schedule(session, team_id=other_team, start=at, end=at).on_call_at(at)
+        now = _on_call(session, other_team, at)
         person = now[slot].person if slot in now else None
         return [person] if person else []
-    now = load_schedule(session, team_id=team_id, start=at, end=at).on_call_at(at)
+    now = _on_call(session, team_id, at)
     slots = list(now)
     primary_slot = discipline if discipline in now else (slots[0] if slots else None)
     if kind == "primary":
@@ -231,6 +247,7 @@ def create_override(
         created_at=now,
         managed=False,
     )
+    session.info.pop(_ON_CALL, None)
     session.add(row)
     session.flush()
     return row
@@ -240,6 +257,7 @@ def delete_override(session: Session, *, override_id: int) -> Override:
     row = session.get(Override, override_id)
     if row is None:
         raise NotFound(f"no override with id {override_id}", "id")
+    session.info.pop(_ON_CALL, None)
     session.delete(row)
     session.flush()
     return row
@@ -306,6 +324,7 @@ def create_time_off(
     if session.get(Person, person_id) is None:
         raise NotFound(f"no person with id {person_id!r}", "person")
     row = TimeOff(person_id=person_id, start=start, end=end, reason=reason, managed=False)
+    session.info.pop(_ON_CALL, None)
     session.add(row)
     session.flush()
     return row
