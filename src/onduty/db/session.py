@@ -78,8 +78,14 @@ def _configure_sqlite(engine: Engine) -> None:
 
     for name in ("commit", "rollback"):
         event.listen(engine, name, lambda conn: _let_go(conn.info))
-    event.listen(engine.pool, "reset", lambda _dbapi, record, *_: _let_go(record.info))
-    event.listen(engine.pool, "invalidate", lambda _dbapi, record, *_: _let_go(record.info))
+
+    @event.listens_for(engine.pool, "reset")
+    def _reset(_dbapi: Any, record: Any, _state: Any) -> None:
+        _let_go(record.info)
+
+    @event.listens_for(engine.pool, "invalidate")
+    def _invalidate(_dbapi: Any, record: Any, _exception: Any) -> None:
+        _let_go(record.info)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

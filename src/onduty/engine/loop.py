@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from onduty.config import Settings
 from onduty.db import dialect
 from onduty.engine import deliver
 from onduty.engine.audit import audit
+from onduty.engine.deliver import Claimed
 from onduty.escalation import service as escalation_service
 from onduty.escalation.models import EscalationState
 from onduty.incidents.models import Incident
@@ -34,6 +36,7 @@ log = logging.getLogger("onduty.engine")
 LEASE_TTL = timedelta(seconds=30)
 LEASE = "periodic"
 STEP_BATCHES, STEP_BATCH = 4, 50
+SENDERS = 16  # sends in flight at once
 
 
 class Engine:
@@ -54,7 +57,11 @@ class Engine:
         self.clock = clock
         self.channels = channels
         self.holder = holder or f"engine-{uuid.uuid4().hex[:8]}"
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="onduty-deliver")
+        self._send_pool = ThreadPoolExecutor(SENDERS, thread_name_prefix="onduty-send")
+        self._step_pool = ThreadPoolExecutor(STEP_BATCHES, thread_name_prefix="onduty-steps")
+        self._lock = threading.Lock()
+        self._in_flight = 0  # claimed rows not yet sent
+        self._send_wake = threading.Event()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.last_audit: dict[str, int] = {}
@@ -67,35 +74,55 @@ class Engine:
 
     # --- the loop ---------------------------------------------------------------------------
 
-    def tick(self, *, periodic: bool = True) -> dict[str, int]:
+    def tick(self) -> dict[str, int]:
+        """Every job once, in order, deliveries waited for (what tests drive a FakeClock by)."""
         now = self.clock.now()
-        done = {}
-        for name, job in self.jobs:
-            if name == "periodic" and not periodic:
-                continue
-            try:
-                done[name] = job(now)
-            except Exception:
-                log.exception("engine job %s failed", name)
-                done[name] = -1
-        return done
+        return {name: self._job(name, job, now) for name, job in self.jobs}
+
+    def _job(self, name: str, job: Callable[[datetime], int], now: datetime) -> int:
+        try:
+            return job(now)
+        except Exception:
+            log.exception("engine job %s failed", name)
+            return -1
 
     def run(self) -> None:
-        """Tick until stopped. A wake (a new incident) runs the paging jobs at once; the
-        periodic ones (lease, shift notices, auditor) run once per tick interval at most."""
+        """Until stopped. Deliveries have their own thread and do not wait for their sends, so
+        a slow provider never holds up the next incident's first page. This thread runs the
+        paging jobs at once when woken (a new incident) and at least every tick, and the
+        periodic jobs (lease, shift notices, auditor) once per tick at most."""
+        sender = threading.Thread(target=self._deliver_loop, name="onduty-deliver-loop")
+        sender.start()
         interval = self.settings.engine_tick.total_seconds()
         last_periodic = float("-inf")
         try:
             while not self._stop.is_set():
-                periodic = time.monotonic() - last_periodic >= interval
-                if periodic:
+                now = self.clock.now()
+                busy = self._job("start_escalations", self.start_escalations, now) > 0
+                busy |= self._job("run_steps", self.run_steps, now) > 0
+                if busy:
+                    self._send_wake.set()
+                if time.monotonic() - last_periodic >= interval:
                     last_periodic = time.monotonic()
-                done = self.tick(periodic=periodic)
-                if not any(n > 0 for n in done.values()):
+                    self._job("periodic", self.periodic, now)
+                if not busy:
                     self._wake.wait(max(0.0, last_periodic + interval - time.monotonic()))
                 self._wake.clear()
         finally:
-            self._pool.shutdown(wait=True)
+            self._send_wake.set()
+            sender.join()
+            self._send_pool.shutdown(wait=True)
+            self._step_pool.shutdown(wait=True)
+
+    def _deliver_loop(self) -> None:
+        interval = self.settings.engine_tick.total_seconds()
+        while not self._stop.is_set():
+            claimed = self._job(
+                "deliver", lambda now: self.deliver(now, wait=False), self.clock.now()
+            )
+            if claimed <= 0:
+                self._send_wake.wait(interval)
+            self._send_wake.clear()
 
     def wake(self) -> None:
         self._wake.set()
@@ -103,6 +130,7 @@ class Engine:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._send_wake.set()
 
     # --- jobs -------------------------------------------------------------------------------
 
@@ -137,7 +165,7 @@ class Engine:
     def run_steps(self, now: datetime) -> int:
         """Due steps, in a few concurrent batches: each batch claims its own rows (SKIP LOCKED
         on PostgreSQL), so round trips to the database overlap; SQLite runs them in turn."""
-        return sum(self._pool.map(lambda _: self._run_step_batch(now), range(STEP_BATCHES)))
+        return sum(self._step_pool.map(lambda _: self._run_step_batch(now), range(STEP_BATCHES)))
 
     def _run_step_batch(self, now: datetime) -> int:
         count = 0
@@ -159,20 +187,32 @@ class Engine:
                 count += 1
         return count
 
-    def deliver(self, now: datetime) -> int:
+    def deliver(self, now: datetime, *, wait: bool = True) -> int:
+        """Claim due outbox rows, as many as there are free senders, and send them; each send
+        records its own outcome in its own transaction, and sends overlap (a slow provider must
+        not hold up the others)."""
+        with self._lock:
+            free = SENDERS - self._in_flight
+        if free <= 0:
+            return 0
         with self.session_factory() as session, session.begin():
-            claimed = deliver.claim(session, now=now)
-        # Sends overlap (a slow provider must not hold up the others); each records its own
-        # outcome in its own transaction.
-        list(
-            self._pool.map(
-                lambda item: deliver.deliver_one(
-                    self.session_factory, self.channels, self.settings, item, now
-                ),
-                claimed,
-            )
-        )
+            claimed = deliver.claim(session, now=now, limit=min(50, free))
+        with self._lock:
+            self._in_flight += len(claimed)
+        sends = [self._send_pool.submit(self._send, item, now) for item in claimed]
+        if wait:
+            futures.wait(sends)
         return len(claimed)
+
+    def _send(self, item: Claimed, now: datetime) -> None:
+        try:
+            deliver.deliver_one(self.session_factory, self.channels, self.settings, item, now)
+        except Exception:
+            log.exception("delivery of outbox row %s failed", item.row_id)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+            self._send_wake.set()
 
     def periodic(self, now: datetime) -> int:
         if not self.hold_lease(now):
