@@ -161,10 +161,19 @@ def deliver_one(
 ) -> str:
     """Send one claimed row; returns its final status for this attempt."""
     with session_factory() as session, session.begin():
-        row = session.get(ob.OutboxMessage, claimed.row_id)
-        if row is None or row.status != ob.SENDING:
+        # The row with everything its message needs, in one query; the objects stay in this
+        # session's identity map (held by these names) for `_message`.
+        found = session.execute(
+            select(ob.OutboxMessage, Person, ContactMethod, Incident, Service)
+            .join(Person, Person.id == ob.OutboxMessage.person_id)
+            .join(ContactMethod, ContactMethod.id == ob.OutboxMessage.contact_method_id)
+            .outerjoin(Incident, Incident.id == ob.OutboxMessage.incident_id)
+            .outerjoin(Service, Service.id == Incident.service_id)
+            .where(ob.OutboxMessage.id == claimed.row_id)
+        ).first()
+        if found is None or found[0].status != ob.SENDING:
             return "gone"
-        incident = session.get(Incident, row.incident_id) if row.incident_id else None
+        row, person, method, incident, _service = found
         if (
             incident is not None
             and incident.status != "triggered"
@@ -200,9 +209,6 @@ def deliver_one(
                 note="an engine stopped before the provider answered; resending with the same "
                 "idempotency key",
             )
-        person = session.get(Person, row.person_id)
-        method = session.get(ContactMethod, row.contact_method_id)
-        assert person is not None and method is not None
         message = _message(session, row, person, settings, now)
         address = Address(method.type, method.address, webhook_secret(settings, method))
         row.attempts += 1
@@ -218,8 +224,9 @@ def deliver_one(
         log.exception("channel %s raised an unexpected error", method.type)
         error = RetryableError(f"unexpected error: {exc}")
     with session_factory() as session, session.begin():
-        row = session.get(ob.OutboxMessage, claimed.row_id)
-        assert row is not None
+        stored = session.get(ob.OutboxMessage, claimed.row_id)
+        assert stored is not None
+        row = stored
         if receipt is not None:
             row.status, row.sent_at, row.provider_id = ob.SENT, now, receipt.provider_id
             row.deadline = None

@@ -4,10 +4,12 @@ expanded into the outbox), stopping on acknowledge/resolve, and escalating on re
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,11 +42,29 @@ def snapshot(session: Session, service: Service) -> tuple[str | None, dict[str, 
     return policy.id, {"repeat": policy.repeat, "steps": steps}
 
 
+def _remembered(session: Session, name: str, key: Any, make: Callable[[], Any]) -> Any:
+    """A value kept for the rest of the transaction. The engine starts and steps incidents in
+    batches, mostly of a few services and people; the session's identity map holds objects
+    only weakly, so without this each incident would load them again."""
+    known: dict[Any, Any] = session.info.setdefault(f"escalation.{name}", {})
+    if key not in known:
+        known[key] = make()
+    return known[key]
+
+
+def _service_snapshot(session: Session, service_id: str) -> tuple[str | None, dict[str, Any]]:
+    def make() -> tuple[str | None, dict[str, Any]]:
+        service = session.get(Service, service_id)
+        assert service is not None
+        return snapshot(session, service)
+
+    policy_id, policy = _remembered(session, "snapshot", service_id, make)
+    return policy_id, copy.deepcopy(policy)
+
+
 def start(session: Session, *, incident: Incident, now: datetime) -> EscalationState:
     """Begin (or, after a reopen, restart) escalation at step 0, due now."""
-    service = session.get(Service, incident.service_id)
-    assert service is not None
-    policy_id, policy = snapshot(session, service)
+    policy_id, policy = _service_snapshot(session, incident.service_id)
     state = session.get(EscalationState, incident.id)
     if state is None:
         state = EscalationState(incident_id=incident.id)
@@ -181,27 +201,40 @@ def notify(
             session.add(row)
     except IntegrityError:
         return None
-    person = session.get(Person, person_id)
-    assert person is not None
-    for i, rule in enumerate(person.notification_rules):
-        method = rule.contact_method
-        session.add(
-            outbox.OutboxMessage(
-                rule_key=f"n{row.id}:r{i}:cm{method.id}",
-                event=event,
-                incident_id=incident.id,
-                notification_id=row.id,
-                person_id=person_id,
-                contact_method_id=method.id,
-                channel=method.type,
-                step=state.step + 1,
-                status=outbox.PENDING,
-                due_at=now + timedelta(seconds=rule.after_s),
-                created_at=now,
-            )
-        )
-    session.flush()
+    rows = [
+        {
+            "rule_key": f"n{row.id}:r{i}:cm{method_id}",
+            "event": event,
+            "incident_id": incident.id,
+            "notification_id": row.id,
+            "person_id": person_id,
+            "contact_method_id": method_id,
+            "channel": channel,
+            "step": state.step + 1,
+            "status": outbox.PENDING,
+            "due_at": now + timedelta(seconds=after_s),
+            "created_at": now,
+        }
+        for i, (method_id, channel, after_s) in enumerate(_rules(session, person_id))
+    ]
+    if rows:
+        session.execute(insert(outbox.OutboxMessage), rows)  # one statement for all of them
     return row
+
+
+def _rules(session: Session, person_id: str) -> list[tuple[int, str, int]]:
+    """The person's notification rules as (contact method id, channel, delay in seconds)."""
+
+    def make() -> list[tuple[int, str, int]]:
+        person = session.get(Person, person_id)
+        assert person is not None
+        return [
+            (r.contact_method.id, r.contact_method.type, r.after_s)
+            for r in person.notification_rules
+        ]
+
+    rules: list[tuple[int, str, int]] = _remembered(session, "rules", person_id, make)
+    return rules
 
 
 def due_states(*, now: datetime, limit: int = 100) -> Any:
