@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import Select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 T = TypeVar("T", bound=Any)
@@ -29,3 +30,12 @@ def lock(session: Session, query: Select[T]) -> Select[T]:
     if session.get_bind().dialect.name == "postgresql":
         return query.with_for_update()
     return query
+
+
+def insert_new(session: Session, model: Any) -> Any:
+    """`INSERT ... ON CONFLICT DO NOTHING` for `model`: a row whose unique key exists is skipped
+    (with RETURNING, nothing comes back), in one statement instead of a SAVEPOINT, an insert
+    and a RELEASE. Both databases spell it the same; SQLAlchemy has a construct per dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model).on_conflict_do_nothing()
+    return sqlite.insert(model).on_conflict_do_nothing()

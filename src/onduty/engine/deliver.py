@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from onduty.config import Settings
 from onduty.db import dialect
-from onduty.incidents.models import Incident, TimelineEvent
+from onduty.incidents.models import Incident
+from onduty.incidents.timeline import timeline
 from onduty.notify import links
 from onduty.notify import models as ob
 from onduty.notify.channels import (
@@ -57,16 +58,8 @@ def _timeline(
     session: Session, incident_id: int | None, now: datetime, kind: str, **data: Any
 ) -> None:
     if incident_id is not None:
-        session.add(
-            TimelineEvent(
-                incident_id=incident_id,
-                at=now,
-                kind=kind,
-                actor="engine",
-                channel=f"notify:{data.get('via', '')}",
-                data=data,
-            )
-        )
+        channel = f"notify:{data.get('via', '')}"
+        timeline(session, incident_id, now=now, kind=kind, actor="engine", channel=channel, **data)
 
 
 def claim(session: Session, *, now: datetime, limit: int = 50) -> list[Claimed]:

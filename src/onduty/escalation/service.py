@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from onduty.db import dialect
 from onduty.escalation.models import EscalationPolicy, EscalationState, Notification
-from onduty.incidents.models import Incident, TimelineEvent
+from onduty.incidents.models import Incident
+from onduty.incidents.timeline import timeline
 from onduty.notify import models as outbox
 from onduty.people.models import Person
 from onduty.schedules import service as schedules_service
@@ -22,11 +23,7 @@ from onduty.services.models import Service
 
 
 def _timeline(session: Session, incident: Incident, now: datetime, kind: str, **data: Any) -> None:
-    session.add(
-        TimelineEvent(
-            incident_id=incident.id, at=now, kind=kind, actor="engine", channel="engine", data=data
-        )
-    )
+    timeline(session, incident, now=now, kind=kind, actor="engine", channel="engine", **data)
 
 
 def snapshot(session: Session, service: Service) -> tuple[str | None, dict[str, Any]]:
@@ -184,29 +181,30 @@ def notify(
     target: str,
     event: str,
     now: datetime,
-) -> Notification | None:
+) -> int | None:
     """Page one person for this step: the notification row (unique per step, so a second
     engine cannot write it twice) and one outbox row per personal notification rule."""
-    row = Notification(
-        incident_id=incident.id,
-        generation=state.generation,
-        cycle=state.cycle,
-        step=state.step,
-        person_id=person_id,
-        target=target,
-        created_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return None
+    notification_id = session.execute(
+        dialect.insert_new(session, Notification)
+        .values(
+            incident_id=incident.id,
+            generation=state.generation,
+            cycle=state.cycle,
+            step=state.step,
+            person_id=person_id,
+            target=target,
+            created_at=now,
+        )
+        .returning(Notification.id)
+    ).scalar()
+    if notification_id is None:
+        return None  # written already (by another engine)
     rows = [
         {
-            "rule_key": f"n{row.id}:r{i}:cm{method_id}",
+            "rule_key": f"n{notification_id}:r{i}:cm{method_id}",
             "event": event,
             "incident_id": incident.id,
-            "notification_id": row.id,
+            "notification_id": notification_id,
             "person_id": person_id,
             "contact_method_id": method_id,
             "channel": channel,
@@ -219,7 +217,7 @@ def notify(
     ]
     if rows:
         session.execute(insert(outbox.OutboxMessage), rows)  # one statement for all of them
-    return row
+    return int(notification_id)
 
 
 def _rules(session: Session, person_id: str) -> list[tuple[int, str, int]]:

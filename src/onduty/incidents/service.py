@@ -28,6 +28,7 @@ from onduty.incidents.models import (
     PriorityPolicy,
     TimelineEvent,
 )
+from onduty.incidents.timeline import event, timeline, write_events
 from onduty.intake.signal import Signal
 from onduty.people.models import Organization, Person
 from onduty.services.models import Integration, Service
@@ -53,43 +54,6 @@ class IngestResult:
     dedup_keys: list[str] = field(default_factory=list)
 
 
-def timeline(
-    session: Session,
-    incident: Incident | int,
-    *,
-    now: datetime,
-    kind: str,
-    actor: str,
-    channel: str,
-    **data: Any,
-) -> None:
-    """Append an event, written at once (a Core insert: events are never read back as
-    objects in the transaction that writes them, and the ORM's unit of work costs more)."""
-    incident_id = incident if isinstance(incident, int) else incident.id
-    _write_events(session, [_event(incident_id, now, kind, actor, channel, **data)])
-
-
-def _event(
-    incident_id: int, now: datetime, kind: str, actor: str, channel: str, **data: Any
-) -> dict[str, Any]:
-    return {
-        "incident_id": incident_id,
-        "at": now,
-        "kind": kind,
-        "actor": actor,
-        "channel": channel,
-        "data": data,
-    }
-
-
-def _write_events(session: Session, events: list[dict[str, Any]]) -> None:
-    """Several events in one statement (one round trip on PostgreSQL), in order; the list is
-    emptied."""
-    if events:
-        session.connection().execute(_INSERT_EVENT, events)
-        events.clear()
-
-
 def _next_number(session: Session) -> int:
     # The counter row's lock serialises numbering; the first incident creates the row.
     result = session.connection().execute(_NEXT_NUMBER).scalar()
@@ -105,7 +69,6 @@ def _next_number(session: Session) -> int:
 
 # The hot path of intake in Core statements, built once (their compiled forms are cached).
 _INCIDENT, _ALERT, _COUNTER = (cast(Table, model.__table__) for model in (Incident, Alert, Counter))
-_INSERT_EVENT = insert(TimelineEvent)
 _INSERT_INCIDENT = insert(_INCIDENT).returning(_INCIDENT.c.id)
 _INSERT_ALERT = insert(_ALERT).returning(_ALERT.c.id)
 _NEXT_NUMBER = (
@@ -253,7 +216,7 @@ def _new_incident(
         .scalar_one()
     )
     events.append(
-        _event(
+        event(
             incident_id,
             now,
             "triggered",
@@ -290,9 +253,9 @@ def ingest(
         if signal.action == "trigger":
             _trigger(session, service, integration, signal, groups, result, events, channel, now)
         else:
-            _write_events(session, events)  # keep the timeline in order
+            write_events(session, events)  # keep the timeline in order
             _settle(session, service, integration, signal, result, channel, now)
-    _write_events(session, events)
+    write_events(session, events)
     session.flush()
     return result
 
@@ -447,7 +410,7 @@ def _trigger(
         if signal.group_key:
             groups[signal.group_key] = incident_id
         events.append(
-            _event(
+            event(
                 incident_id,
                 now,
                 "alert.added",
@@ -671,8 +634,8 @@ def report(
         report={k: fields.get(k) for k in REPORT_FIELDS},
         discipline=discipline,
     )
-    events.append(_event(incident_id, now, "reported", actor, channel))
-    _write_events(session, events)
+    events.append(event(incident_id, now, "reported", actor, channel))
+    write_events(session, events)
     return get_incident(session, incident_id=incident_id)
 
 
