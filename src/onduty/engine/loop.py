@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent import futures
@@ -87,14 +86,17 @@ class Engine:
             return -1
 
     def run(self) -> None:
-        """Until stopped. Deliveries have their own thread and do not wait for their sends, so
-        a slow provider never holds up the next incident's first page. This thread runs the
-        paging jobs at once when woken (a new incident) and at least every tick, and the
-        periodic jobs (lease, shift notices, auditor) once per tick at most."""
-        sender = threading.Thread(target=self._deliver_loop, name="onduty-deliver-loop")
-        sender.start()
+        """Until stopped, on three threads so none waits for another: this one runs the paging
+        jobs, at once when woken (a new incident) and at least every tick; deliveries have
+        their own and do not wait for their sends, so a slow provider never holds up a page;
+        the periodic jobs (lease, shift notices, auditor) run on a third, once per tick."""
+        threads = [
+            threading.Thread(target=self._deliver_loop, name="onduty-deliver-loop"),
+            threading.Thread(target=self._periodic_loop, name="onduty-periodic"),
+        ]
+        for thread in threads:
+            thread.start()
         interval = self.settings.engine_tick.total_seconds()
-        last_periodic = float("-inf")
         try:
             while not self._stop.is_set():
                 now = self.clock.now()
@@ -102,27 +104,30 @@ class Engine:
                 busy |= self._job("run_steps", self.run_steps, now) > 0
                 if busy:
                     self._send_wake.set()
-                if time.monotonic() - last_periodic >= interval:
-                    last_periodic = time.monotonic()
-                    self._job("periodic", self.periodic, now)
-                if not busy:
-                    self._wake.wait(max(0.0, last_periodic + interval - time.monotonic()))
+                else:
+                    self._wake.wait(interval)
                 self._wake.clear()
         finally:
-            self._send_wake.set()
-            sender.join()
+            self.stop()
+            for thread in threads:
+                thread.join()
             self._send_pool.shutdown(wait=True)
             self._step_pool.shutdown(wait=True)
 
     def _deliver_loop(self) -> None:
         interval = self.settings.engine_tick.total_seconds()
         while not self._stop.is_set():
-            claimed = self._job(
-                "deliver", lambda now: self.deliver(now, wait=False), self.clock.now()
-            )
+            now = self.clock.now()
+            claimed = self._job("deliver", lambda at: self.deliver(at, wait=False), now)
             if claimed <= 0:
                 self._send_wake.wait(interval)
             self._send_wake.clear()
+
+    def _periodic_loop(self) -> None:
+        interval = self.settings.engine_tick.total_seconds()
+        while not self._stop.is_set():
+            self._job("periodic", self.periodic, self.clock.now())
+            self._stop.wait(interval)
 
     def wake(self) -> None:
         self._wake.set()
@@ -163,12 +168,16 @@ class Engine:
             return len(incidents)
 
     def run_steps(self, now: datetime) -> int:
-        """Due steps, in a few concurrent batches: each batch claims its own rows (SKIP LOCKED
-        on PostgreSQL), so round trips to the database overlap; SQLite runs them in turn."""
-        return sum(self._step_pool.map(lambda _: self._run_step_batch(now), range(STEP_BATCHES)))
+        """Due steps. One batch first; when it was full, more in a few concurrent batches, each
+        claiming its own rows (SKIP LOCKED on PostgreSQL), so round trips to the database
+        overlap (SQLite runs them in turn)."""
+        done = self._run_step_batch(now)
+        if done < STEP_BATCH:
+            return done
+        more = self._step_pool.map(lambda _: self._run_step_batch(now), range(STEP_BATCHES))
+        return done + sum(more)
 
     def _run_step_batch(self, now: datetime) -> int:
-        count = 0
         with self.session_factory() as session, session.begin():
             states = list(
                 session.scalars(
@@ -184,8 +193,7 @@ class Engine:
                     state.finished, state.next_at = True, None
                     continue
                 escalation_service.run_step(session, incident=incident, state=state, now=now)
-                count += 1
-        return count
+        return len(states)  # fenced ones too: the batch's size says whether more may be due
 
     def deliver(self, now: datetime, *, wait: bool = True) -> int:
         """Claim due outbox rows, as many as there are free senders, and send them; each send
