@@ -14,21 +14,26 @@ T = TypeVar("T", bound=Any)
 def claim(session: Session, query: Select[T], *, of: Any = None) -> Select[T]:
     """Make `query` claim its rows for this transaction.
 
-    PostgreSQL: `FOR UPDATE SKIP LOCKED`, so several engines take disjoint rows without waiting.
+    PostgreSQL: `FOR NO KEY UPDATE SKIP LOCKED` (see `lock` for why not `FOR UPDATE`), so
+    several engines take disjoint rows without waiting.
     SQLite: unchanged; every write transaction starts with BEGIN IMMEDIATE (db/session.py), so a
     transaction that reads due work already holds the only write lock.
     """
     if session.get_bind().dialect.name == "postgresql":
         # `of` names the table to lock when the query outer-joins others (PostgreSQL cannot lock
         # the nullable side of an outer join).
-        return query.with_for_update(skip_locked=True, of=of)
+        return query.with_for_update(skip_locked=True, of=of, key_share=True)
     return query
 
 
 def lock(session: Session, query: Select[T]) -> Select[T]:
-    """`FOR UPDATE` (waiting) on PostgreSQL; SQLite already serialises writers."""
+    """`FOR NO KEY UPDATE` (waiting) on PostgreSQL; SQLite already serialises writers.
+
+    Not `FOR UPDATE`: that also blocks the `FOR KEY SHARE` lock PostgreSQL takes on a row
+    whenever another transaction inserts a row referring to it (a timeline event, an outbox
+    row), so deliveries would queue behind every running step of their incident."""
     if session.get_bind().dialect.name == "postgresql":
-        return query.with_for_update()
+        return query.with_for_update(key_share=True)
     return query
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,9 +49,14 @@ LINK_LIFETIME = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
-class Claimed:
+class Prepared:
+    """A claimed row, ready to send: the message and address are built inside the claim."""
+
     row_id: int
-    ambiguous: bool  # the previous claim died between "sending" and the provider's answer
+    channel: str
+    message: Message
+    address: Address
+    attempts: int
 
 
 def _timeline(
@@ -62,9 +67,17 @@ def _timeline(
         timeline(session, incident_id, now=now, kind=kind, actor="engine", channel=channel, **data)
 
 
-def claim(session: Session, *, now: datetime, limit: int = 50) -> list[Claimed]:
-    """Mark up to `limit` due rows as `sending` (the caller commits). Rows are taken round-robin
-    across incidents, so one incident's long queue does not hold back another's first page."""
+def claim(
+    session: Session, *, now: datetime, settings: Settings, limit: int = 50
+) -> list[Prepared]:
+    """Take up to `limit` due rows and make them ready to send, in the caller's transaction.
+
+    Rows are taken round-robin across incidents, so one incident's long queue does not hold
+    back another's first page. A page whose incident was acknowledged or resolved meanwhile is
+    cancelled; one over its contact method's throttle is postponed (never dropped); the rest
+    are marked `sending` with a send deadline and one more attempt. A row found `sending` past
+    its deadline was claimed by an engine that stopped before the provider answered: it is
+    sent again with the same idempotency key, and the timeline says so."""
     query = dialect.claim(
         session,
         select(ob.OutboxMessage)
@@ -86,12 +99,79 @@ def claim(session: Session, *, now: datetime, limit: int = 50) -> list[Claimed]:
         for key in list(queues):
             if queues[key] and len(chosen) < limit:
                 chosen.append(queues[key].pop(0))
-    out = []
+    if not chosen:
+        return []
+    # Everything the messages need, in one query; the objects stay in the session's identity
+    # map while `loaded` holds them, so `_message` finds them there.
+    loaded = {
+        found[0].id: found
+        for found in session.execute(
+            select(ob.OutboxMessage, Person, ContactMethod, Incident, Service)
+            .join(Person, Person.id == ob.OutboxMessage.person_id)
+            .join(ContactMethod, ContactMethod.id == ob.OutboxMessage.contact_method_id)
+            .outerjoin(Incident, Incident.id == ob.OutboxMessage.incident_id)
+            .outerjoin(Service, Service.id == Incident.service_id)
+            .where(ob.OutboxMessage.id.in_([row.id for row in chosen]))
+        )
+    }
+    out: list[Prepared] = []
+    claimed_per_method: Counter[int] = Counter()
     for row in chosen:
-        out.append(Claimed(row.id, row.status == ob.SENDING))
+        _row, person, method, incident, _service = loaded[row.id]
+        if (
+            incident is not None
+            and incident.status != "triggered"
+            and row.event in ("incident.triggered", "incident.escalated")
+        ):
+            row.status, row.deadline = ob.CANCELLED, None
+            row.last_error = f"skipped: incident is {incident.status}"
+            continue
+        postponed = _throttled(session, row, settings, claimed_per_method[method.id], now)
+        if postponed is not None:
+            row.status, row.deadline, row.due_at = ob.PENDING, None, postponed
+            continue
+        claimed_per_method[method.id] += 1
+        if row.status == ob.SENDING:
+            _timeline(
+                session,
+                row.incident_id,
+                now,
+                "notify.uncertain",
+                via=row.channel,
+                person=row.person_id,
+                note="an engine stopped before the provider answered; resending with the same "
+                "idempotency key",
+            )
+        message = _message(session, row, person, settings, now)
+        address = Address(method.type, method.address, webhook_secret(settings, method))
         row.status, row.deadline = ob.SENDING, now + SEND_DEADLINE
+        row.attempts += 1
+        out.append(Prepared(row.id, method.type, message, address, row.attempts))
     session.flush()
     return out
+
+
+def _throttled(
+    session: Session, row: ob.OutboxMessage, settings: Settings, claimed: int, now: datetime
+) -> datetime | None:
+    """When the row may go instead, if its contact method has had its fill of messages in the
+    throttle window (sent ones, and `claimed` ones of this claim not sent yet); else None."""
+    limit = _throttle_limit(settings, row.channel)
+    if limit is None:
+        return None
+    window = session.scalars(
+        select(ob.OutboxMessage.sent_at)
+        .where(
+            ob.OutboxMessage.contact_method_id == row.contact_method_id,
+            ob.OutboxMessage.status == ob.SENT,
+            ob.OutboxMessage.sent_at > now - THROTTLE_WINDOW,
+        )
+        .order_by(ob.OutboxMessage.sent_at)
+    ).all()
+    if len(window) + claimed < limit:
+        return None
+    oldest = window[0] if len(window) >= limit and window[0] is not None else now
+    return oldest + THROTTLE_WINDOW
 
 
 def _throttle_limit(settings: Settings, channel: str) -> int | None:
@@ -145,81 +225,27 @@ def _message(
     )
 
 
-def deliver_one(
+def send(
     session_factory: sessionmaker[Session],
     channels: Mapping[str, Channel],
-    settings: Settings,
-    claimed: Claimed,
+    prepared: Prepared,
     now: datetime,
 ) -> str:
-    """Send one claimed row; returns its final status for this attempt."""
-    with session_factory() as session, session.begin():
-        # The row with everything its message needs, in one query; the objects stay in this
-        # session's identity map (held by these names) for `_message`.
-        found = session.execute(
-            select(ob.OutboxMessage, Person, ContactMethod, Incident, Service)
-            .join(Person, Person.id == ob.OutboxMessage.person_id)
-            .join(ContactMethod, ContactMethod.id == ob.OutboxMessage.contact_method_id)
-            .outerjoin(Incident, Incident.id == ob.OutboxMessage.incident_id)
-            .outerjoin(Service, Service.id == Incident.service_id)
-            .where(ob.OutboxMessage.id == claimed.row_id)
-        ).first()
-        if found is None or found[0].status != ob.SENDING:
-            return "gone"
-        row, person, method, incident, _service = found
-        if (
-            incident is not None
-            and incident.status != "triggered"
-            and row.event in ("incident.triggered", "incident.escalated")
-        ):
-            row.status, row.last_error = ob.CANCELLED, f"skipped: incident is {incident.status}"
-            return row.status
-        limit = _throttle_limit(settings, row.channel)
-        if limit is not None:
-            window = session.scalars(
-                select(ob.OutboxMessage.sent_at)
-                .where(
-                    ob.OutboxMessage.contact_method_id == row.contact_method_id,
-                    ob.OutboxMessage.status == ob.SENT,
-                    ob.OutboxMessage.sent_at > now - THROTTLE_WINDOW,
-                )
-                .order_by(ob.OutboxMessage.sent_at)
-            ).all()
-            if len(window) >= limit:
-                oldest = window[0]
-                assert oldest is not None
-                row.status, row.deadline = ob.PENDING, None
-                row.due_at = oldest + THROTTLE_WINDOW
-                return "throttled"
-        if claimed.ambiguous:
-            _timeline(
-                session,
-                row.incident_id,
-                now,
-                "notify.uncertain",
-                via=row.channel,
-                person=row.person_id,
-                note="an engine stopped before the provider answered; resending with the same "
-                "idempotency key",
-            )
-        message = _message(session, row, person, settings, now)
-        address = Address(method.type, method.address, webhook_secret(settings, method))
-        row.attempts += 1
-        attempts = row.attempts
+    """Send one prepared row and record the outcome; returns the row's status after it."""
+    attempts = prepared.attempts
     # The send happens outside any transaction: a slow provider holds no lock.
     error: Exception | None = None
     receipt = None
     try:
-        receipt = channel_for(channels, method.type).send(message, address)
+        receipt = channel_for(channels, prepared.channel).send(prepared.message, prepared.address)
     except (RetryableError, PermanentError) as exc:
         error = exc
     except Exception as exc:
-        log.exception("channel %s raised an unexpected error", method.type)
+        log.exception("channel %s raised an unexpected error", prepared.channel)
         error = RetryableError(f"unexpected error: {exc}")
     with session_factory() as session, session.begin():
-        stored = session.get(ob.OutboxMessage, claimed.row_id)
-        assert stored is not None
-        row = stored
+        row = session.get(ob.OutboxMessage, prepared.row_id)
+        assert row is not None
         if receipt is not None:
             row.status, row.sent_at, row.provider_id = ob.SENT, now, receipt.provider_id
             row.deadline = None

@@ -21,7 +21,7 @@ from onduty.config import Settings
 from onduty.db import dialect
 from onduty.engine import deliver
 from onduty.engine.audit import audit
-from onduty.engine.deliver import Claimed
+from onduty.engine.deliver import Prepared
 from onduty.escalation import service as escalation_service
 from onduty.escalation.models import EscalationState
 from onduty.incidents.models import Incident
@@ -204,7 +204,7 @@ class Engine:
         if free <= 0:
             return 0
         with self.session_factory() as session, session.begin():
-            claimed = deliver.claim(session, now=now, limit=min(50, free))
+            claimed = deliver.claim(session, now=now, settings=self.settings, limit=min(50, free))
         with self._lock:
             self._in_flight += len(claimed)
         sends = [self._send_pool.submit(self._send, item, now) for item in claimed]
@@ -212,9 +212,9 @@ class Engine:
             futures.wait(sends)
         return len(claimed)
 
-    def _send(self, item: Claimed, now: datetime) -> None:
+    def _send(self, item: Prepared, now: datetime) -> None:
         try:
-            deliver.deliver_one(self.session_factory, self.channels, self.settings, item, now)
+            deliver.send(self.session_factory, self.channels, item, now)
         except Exception:
             log.exception("delivery of outbox row %s failed", item.row_id)
         finally:
