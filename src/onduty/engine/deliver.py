@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from onduty.config import Settings
@@ -53,6 +53,7 @@ class Prepared:
     """A claimed row, ready to send: the message and address are built inside the claim."""
 
     row_id: int
+    incident_id: int | None
     channel: str
     message: Message
     address: Address
@@ -146,7 +147,7 @@ def claim(
         address = Address(method.type, method.address, webhook_secret(settings, method))
         row.status, row.deadline = ob.SENDING, now + SEND_DEADLINE
         row.attempts += 1
-        out.append(Prepared(row.id, method.type, message, address, row.attempts))
+        out.append(Prepared(row.id, row.incident_id, method.type, message, address, row.attempts))
     session.flush()
     return out
 
@@ -244,22 +245,24 @@ def send(
         log.exception("channel %s raised an unexpected error", prepared.channel)
         error = RetryableError(f"unexpected error: {exc}")
     with session_factory() as session, session.begin():
-        row = session.get(ob.OutboxMessage, prepared.row_id)
-        assert row is not None
-        if receipt is not None:
-            row.status, row.sent_at, row.provider_id = ob.SENT, now, receipt.provider_id
-            row.deadline = None
+        if receipt is not None:  # the common case, in two statements
+            session.execute(
+                update(ob.OutboxMessage)
+                .where(ob.OutboxMessage.id == prepared.row_id)
+                .values(status=ob.SENT, sent_at=now, provider_id=receipt.provider_id, deadline=None)
+            )
             _timeline(
                 session,
-                row.incident_id,
+                prepared.incident_id,
                 now,
                 "notify.sent",
-                via=row.channel,
-                person=row.person_id,
-                outbox=row.id,
+                via=prepared.channel,
+                person=prepared.message.recipient,
+                outbox=prepared.row_id,
             )
-            return row.status
-        assert error is not None
+            return ob.SENT
+        row = session.get(ob.OutboxMessage, prepared.row_id)
+        assert row is not None and error is not None
         row.last_error = str(error)
         if isinstance(error, RetryableError) and attempts < MAX_ATTEMPTS:
             wait = BACKOFF[attempts - 1]

@@ -184,10 +184,19 @@ class Engine:
                     dialect.claim(session, escalation_service.due_states(now=now, limit=STEP_BATCH))
                 )
             )
+            # Their incidents, locked in one statement, in id order (as every locker takes
+            # them) so two batches cannot deadlock.
+            ids = sorted(state.incident_id for state in states)
+            incidents = {
+                incident.id: incident
+                for incident in session.scalars(
+                    dialect.lock(session, select(Incident).where(Incident.id.in_(ids)))
+                    .order_by(Incident.id)
+                    .execution_options(populate_existing=True)
+                )
+            }
             for state in states:
-                incident = session.scalars(
-                    dialect.lock(session, select(Incident).where(Incident.id == state.incident_id))
-                ).one()
+                incident = incidents[state.incident_id]
                 if incident.status != "triggered" or incident.generation != state.generation:
                     # Fenced: acknowledged, resolved or reopened since this was scheduled.
                     state.finished, state.next_at = True, None

@@ -142,7 +142,10 @@ def responders(
     """
     kind, _, ref = target.partition(":")
     if kind == "person":
-        return [ref] if session.get(Person, ref) is not None else []
+        known: dict[str, bool] = session.info.setdefault("schedules.people", {})
+        if ref not in known:
+            known[ref] = session.get(Person, ref) is not None
+        return [ref] if known[ref] else []
     if kind in ("L1", "L2", "L3"):
         rows = session.scalars(
             select(SupportLevel)
