@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from onduty.db import dialect
@@ -242,3 +242,8 @@ def due_states(*, now: datetime, limit: int = 100) -> Any:
         .order_by(EscalationState.next_at)
         .limit(limit)
     )
+
+
+def next_due() -> Any:
+    """When the earliest unfinished escalation's next step is due (NULL if none is)."""
+    return select(func.min(EscalationState.next_at)).where(EscalationState.finished.is_(False))
