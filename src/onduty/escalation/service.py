@@ -17,7 +17,7 @@ from onduty.escalation.models import EscalationPolicy, EscalationState, Notifica
 from onduty.incidents.models import Incident
 from onduty.incidents.timeline import timeline
 from onduty.notify import models as outbox
-from onduty.people.models import Person
+from onduty.people.models import ContactMethod, NotificationRule
 from onduty.schedules import service as schedules_service
 from onduty.services.models import Service
 
@@ -224,12 +224,13 @@ def _rules(session: Session, person_id: str) -> list[tuple[int, str, int]]:
     """The person's notification rules as (contact method id, channel, delay in seconds)."""
 
     def make() -> list[tuple[int, str, int]]:
-        person = session.get(Person, person_id)
-        assert person is not None
-        return [
-            (r.contact_method.id, r.contact_method.type, r.after_s)
-            for r in person.notification_rules
-        ]
+        rows = session.execute(
+            select(ContactMethod.id, ContactMethod.type, NotificationRule.after_s)
+            .join(ContactMethod, ContactMethod.id == NotificationRule.contact_method_id)
+            .where(NotificationRule.person_id == person_id)
+            .order_by(NotificationRule.after_s, NotificationRule.id)  # as Person's relationship
+        )
+        return [(method_id, channel, after_s) for method_id, channel, after_s in rows]
 
     rules: list[tuple[int, str, int]] = _remembered(session, "rules", person_id, make)
     return rules
