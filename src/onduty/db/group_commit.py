@@ -78,10 +78,6 @@ class GroupCommit:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            import os
-
-            if os.environ.get("GC_DEBUG"):
-                print("batch", len(batch), flush=True)
             self._run_batch([j for j in batch if j[1].set_running_or_notify_cancel()])
 
     def _run_batch(self, batch: list[Job]) -> None:
