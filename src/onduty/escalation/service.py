@@ -5,7 +5,6 @@ expanded into the outbox), stopping on acknowledge/resolve, and escalating on re
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +12,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from onduty.db import dialect
+from onduty.db.memo import remembered
 from onduty.escalation.models import EscalationPolicy, EscalationState, Notification
 from onduty.incidents.models import Incident
 from onduty.incidents.timeline import timeline
@@ -39,23 +39,13 @@ def snapshot(session: Session, service: Service) -> tuple[str | None, dict[str, 
     return policy.id, {"repeat": policy.repeat, "steps": steps}
 
 
-def _remembered(session: Session, name: str, key: Any, make: Callable[[], Any]) -> Any:
-    """A value kept for the rest of the transaction. The engine starts and steps incidents in
-    batches, mostly of a few services and people; the session's identity map holds objects
-    only weakly, so without this each incident would load them again."""
-    known: dict[Any, Any] = session.info.setdefault(f"escalation.{name}", {})
-    if key not in known:
-        known[key] = make()
-    return known[key]
-
-
 def _service_snapshot(session: Session, service_id: str) -> tuple[str | None, dict[str, Any]]:
     def make() -> tuple[str | None, dict[str, Any]]:
         service = session.get(Service, service_id)
         assert service is not None
         return snapshot(session, service)
 
-    policy_id, policy = _remembered(session, "snapshot", service_id, make)
+    policy_id, policy = remembered(session, "escalation.snapshot", service_id, make)
     return policy_id, copy.deepcopy(policy)
 
 
@@ -232,8 +222,7 @@ def _rules(session: Session, person_id: str) -> list[tuple[int, str, int]]:
         )
         return [(method_id, channel, after_s) for method_id, channel, after_s in rows]
 
-    rules: list[tuple[int, str, int]] = _remembered(session, "rules", person_id, make)
-    return rules
+    return remembered(session, "escalation.rules", person_id, make)
 
 
 def due_states(*, now: datetime, limit: int = 100) -> Any:

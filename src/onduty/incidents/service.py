@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from onduty.db import dialect
 from onduty.db.group_commit import BATCHED
+from onduty.db.memo import remembered
 from onduty.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from onduty.escalation import service as escalation_service
 from onduty.incidents import priority as rules
@@ -136,9 +137,10 @@ class Triage:
 
     @classmethod
     def of(cls, session: Session) -> Triage:
-        cached = session.info.get("triage")
-        if isinstance(cached, Triage):
-            return cached
+        return remembered(session, "incidents.triage", None, lambda: cls._load(session))
+
+    @classmethod
+    def _load(cls, session: Session) -> Triage:
         rows = session.scalars(select(CriticalityRule).order_by(CriticalityRule.position)).all()
         policies = session.scalars(select(PriorityPolicy)).all()
         org = session.scalars(select(Organization)).first()
@@ -147,13 +149,11 @@ class Triage:
             days = frozenset(WEEKDAYS.index(d) for d in org.working_days)
             start, end = time.fromisoformat(org.working_start), time.fromisoformat(org.working_end)
             hours = (org.timezone, days, start, end)
-        triage = cls(
+        return cls(
             criticality=[_rule(r) for r in rows],
             working_hours_only=frozenset(p.priority for p in policies if p.page != "always"),
             hours=hours,
         )
-        session.info["triage"] = triage
-        return triage
 
     def priority(self, facts: rules.Facts) -> tuple[str, int | None]:
         """Priority from the criticality rules, first match wins, and the index of the rule."""

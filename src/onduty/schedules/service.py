@@ -11,6 +11,7 @@ from functools import cached_property
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from onduty.db.memo import forget, remembered
 from onduty.errors import Conflict, InvalidInput, NotFound
 from onduty.people.models import Organization, Person, SupportLevel, Team
 from onduty.schedules import rotation, spec
@@ -119,16 +120,15 @@ _ON_CALL = "schedules.on_call"
 
 
 def _on_call(session: Session, team_id: str, at: datetime) -> dict[str, rotation.Shift]:
-    """Who is on call in each slot, remembered for the rest of the transaction: the engine
-    runs a batch of steps at one instant, mostly for a few teams. Writers of overrides, swaps
+    """Who is on call in each slot, remembered for the rest of the transaction (the engine
+    runs a batch of steps at one instant, mostly for a few teams). Writers of overrides, swaps
     and time off in this module forget it."""
-    known: dict[tuple[str, datetime], dict[str, rotation.Shift]]
-    known = session.info.setdefault(_ON_CALL, {})
-    if (team_id, at) not in known:
-        known[team_id, at] = load_schedule(session, team_id=team_id, start=at, end=at).on_call_at(
-            at
-        )
-    return known[team_id, at]
+    return remembered(
+        session,
+        _ON_CALL,
+        (team_id, at),
+        lambda: load_schedule(session, team_id=team_id, start=at, end=at).on_call_at(at),
+    )
 
 
 def responders(
@@ -142,10 +142,10 @@ def responders(
     """
     kind, _, ref = target.partition(":")
     if kind == "person":
-        known: dict[str, bool] = session.info.setdefault("schedules.people", {})
-        if ref not in known:
-            known[ref] = session.get(Person, ref) is not None
-        return [ref] if known[ref] else []
+        exists = remembered(
+            session, "schedules.people", ref, lambda: session.get(Person, ref) is not None
+        )
+        return [ref] if exists else []
     if kind in ("L1", "L2", "L3"):
         rows = session.scalars(
             select(SupportLevel)
@@ -250,7 +250,7 @@ def create_override(
         created_at=now,
         managed=False,
     )
-    session.info.pop(_ON_CALL, None)
+    forget(session, _ON_CALL)
     session.add(row)
     session.flush()
     return row
@@ -260,7 +260,7 @@ def delete_override(session: Session, *, override_id: int) -> Override:
     row = session.get(Override, override_id)
     if row is None:
         raise NotFound(f"no override with id {override_id}", "id")
-    session.info.pop(_ON_CALL, None)
+    forget(session, _ON_CALL)
     session.delete(row)
     session.flush()
     return row
@@ -327,7 +327,7 @@ def create_time_off(
     if session.get(Person, person_id) is None:
         raise NotFound(f"no person with id {person_id!r}", "person")
     row = TimeOff(person_id=person_id, start=start, end=end, reason=reason, managed=False)
-    session.info.pop(_ON_CALL, None)
+    forget(session, _ON_CALL)
     session.add(row)
     session.flush()
     return row

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 
 from onduty import intake
 from onduty.db.group_commit import GroupCommit
+from onduty.db.memo import remembered
 from onduty.incidents import service as incidents_service
 from onduty.services import service as services_service
 from onduty.services.models import Integration
@@ -111,10 +112,12 @@ async def _store_in_batch(
 
 def _integration(session: Session, key: str) -> Integration | None:
     """By key, remembered for the rest of the transaction (a batch often repeats one key)."""
-    known: dict[str, Integration | None] = session.info.setdefault("integrations", {})
-    if key not in known:
-        known[key] = services_service.get_integration_by_key(session, key)
-    return known[key]
+    return remembered(
+        session,
+        "intake.integrations",
+        key,
+        lambda: services_service.get_integration_by_key(session, key),
+    )
 
 
 # The routes are async: they read the body and wait for the writer thread without holding a
