@@ -1,10 +1,13 @@
 """Group commit on the real database: jobs waiting together share one transaction, each caller
-gets its result only once that transaction has committed, and a failing job fails alone."""
+gets its result only once that transaction has committed, and a failing job fails alone. The
+items here are jobs, each run by the batch function in turn; intake's batch function is tested
+through its endpoints (test_intake_*.py)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -30,6 +33,13 @@ def _add(
     return job
 
 
+Job = Callable[[Session], Any]
+
+
+def _writer(factory: sessionmaker[Session], **options: Any) -> GroupCommit[Job, Any]:
+    return GroupCommit(factory, lambda session, jobs: [job(session) for job in jobs], **options)
+
+
 def _names(factory: sessionmaker[Session]) -> set[str]:
     with factory() as session:
         return set(session.scalars(select(Counter.name)))
@@ -38,7 +48,7 @@ def _names(factory: sessionmaker[Session]) -> set[str]:
 def test_jobs_waiting_together_share_one_transaction_and_answer_after_commit(
     session_factory: sessionmaker[Session],
 ) -> None:
-    writer = GroupCommit(session_factory, idle=0.5)
+    writer = _writer(session_factory, idle=0.5)
     started, release = threading.Event(), threading.Event()
     first = writer.submit(_add("first", started, release))
     assert started.wait(10)
@@ -68,7 +78,7 @@ def test_jobs_waiting_together_share_one_transaction_and_answer_after_commit(
 def test_a_failing_job_fails_alone_and_the_others_commit(
     session_factory: sessionmaker[Session],
 ) -> None:
-    writer = GroupCommit(session_factory, idle=0.5)
+    writer = _writer(session_factory, idle=0.5)
     started, release = threading.Event(), threading.Event()
     blocker = writer.submit(_add("blocker", started, release))
     assert started.wait(10)
@@ -94,14 +104,14 @@ def test_a_failing_job_fails_alone_and_the_others_commit(
 def test_the_writer_thread_ends_when_idle_and_starts_again(
     session_factory: sessionmaker[Session],
 ) -> None:
-    writer = GroupCommit(session_factory, name="idle-test", idle=0.05)
-    assert writer.run(_add("one")) == 1
+    writer = _writer(session_factory, name="idle-test", idle=0.05)
+    assert writer.submit(_add("one")).result(10) == 1
     pause = threading.Event()
     for _ in range(100):
         if not any(t.name == "onduty-idle-test" for t in threading.enumerate()):
             break
         pause.wait(0.05)
     assert not any(t.name == "onduty-idle-test" for t in threading.enumerate())
-    assert writer.run(_add("two")) == 1
+    assert writer.submit(_add("two")).result(10) == 1
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Counter)) >= 2

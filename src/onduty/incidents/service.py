@@ -6,12 +6,12 @@ session and `now`, flush, and never commit: the caller owns the transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, literal, select, union_all, update
+from sqlalchemy import Connection, Table, bindparam, insert, null, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,46 +55,54 @@ class IngestResult:
     dedup_keys: list[str] = field(default_factory=list)
 
 
-def _next_number(session: Session) -> int:
-    # The counter row's lock serialises numbering; the first incident creates the row.
-    result = session.connection().execute(_NEXT_NUMBER).scalar()
-    if result is not None:
-        return int(result)
+def _take_numbers(session: Session, count: int) -> int:
+    """Reserve `count` incident numbers; the first. The counter row's lock serialises numbering
+    (held to the commit); the first incident ever creates the row."""
+    last = session.connection().execute(_NEXT_NUMBERS, {"count": count}).scalar()
+    if last is not None:
+        return int(last) - count + 1
     try:
         with session.begin_nested():
-            session.add(Counter(name="incident", value=1))
+            session.add(Counter(name="incident", value=count))
         return 1
     except IntegrityError:
-        return _next_number(session)
+        return _take_numbers(session, count)
 
 
 # The hot path of intake in Core statements, built once (their compiled forms are cached).
 _INCIDENT, _ALERT, _COUNTER = (cast(Table, model.__table__) for model in (Incident, Alert, Counter))
-_INSERT_INCIDENT = insert(_INCIDENT).returning(_INCIDENT.c.id)
-_INSERT_ALERT = insert(_ALERT).returning(_ALERT.c.id)
-_NEXT_NUMBER = (
+_INSERT_INCIDENTS = insert(_INCIDENT).returning(_INCIDENT.c.id, sort_by_parameter_order=True)
+_INSERT_ALERTS = insert(_ALERT).returning(_ALERT.c.id, sort_by_parameter_order=True)
+_NEXT_NUMBERS = (
     update(_COUNTER)
     .where(_COUNTER.c.name == "incident")
-    .values(value=_COUNTER.c.value + 1)
+    .values(value=_COUNTER.c.value + bindparam("count"))
     .returning(_COUNTER.c.value)
 )
-_OPEN_ALERT = select(_ALERT.c.id, _ALERT.c.incident_id).where(
-    _ALERT.c.service_id == bindparam("service"), _ALERT.c.open_key == bindparam("key")
+# Columns: id, incident_id, service_id, open_key, group_key.
+_OPEN_ALERTS = select(
+    _ALERT.c.id, _ALERT.c.incident_id, _ALERT.c.service_id, _ALERT.c.open_key, null()
+).where(
+    _ALERT.c.service_id == bindparam("service"),
+    _ALERT.c.open_key.in_(bindparam("keys", expanding=True)),
 )
-# The open alert with the key, and the open alerts of the same group (a new alert of a group
-# that has an open incident joins it: Alertmanager), in one round trip. No service_id in the
-# second WHERE: with it SQLite's planner picks the unique index on (service_id, open_key) and
-# scans every open alert of the service.
+# The open alerts with the keys, and the open alerts of the groups (a new alert of a group that
+# has an open incident joins it: Alertmanager), in one round trip. No service_id in the second
+# WHERE: with it SQLite's planner picks the unique index on (service_id, open_key) and scans
+# every open alert of the service; the caller keeps the rows of its service.
 _OPEN_OR_GROUP = union_all(
-    _OPEN_ALERT.add_columns(_ALERT.c.service_id, literal(1).label("own")),
-    select(_ALERT.c.id, _ALERT.c.incident_id, _ALERT.c.service_id, literal(0)).where(
-        _ALERT.c.group_key == bindparam("group"), _ALERT.c.open_key.is_not(None)
+    _OPEN_ALERTS,
+    select(
+        _ALERT.c.id, _ALERT.c.incident_id, _ALERT.c.service_id, null(), _ALERT.c.group_key
+    ).where(
+        _ALERT.c.group_key.in_(bindparam("groups", expanding=True)),
+        _ALERT.c.open_key.is_not(None),
     ),
 )
 _REPEAT = (
     update(_ALERT)
-    .where(_ALERT.c.id == bindparam("alert"), _ALERT.c.open_key == bindparam("key"))
-    .values(count=_ALERT.c.count + 1, last_seen=bindparam("now"))
+    .where(_ALERT.c.id.in_(bindparam("ids", expanding=True)), _ALERT.c.open_key.is_not(None))
+    .values(count=_ALERT.c.count + bindparam("step"), last_seen=bindparam("now"))
 )
 _CLOSE_ALERT = (
     update(_ALERT)
@@ -170,9 +178,8 @@ class Triage:
         return True, rules.next_working_start(now, zone, days, start, end)
 
 
-def _new_incident(
+def _incident_row(
     session: Session,
-    events: list[dict[str, Any]],
     *,
     service: Service,
     title: str,
@@ -182,53 +189,56 @@ def _new_incident(
     description: str | None = None,
     report: dict[str, Any] | None = None,
     discipline: str | None = None,
-) -> int:
-    """Insert a triggered incident, triaged; its id. Its first timeline event is appended to
-    `events` for the caller to write."""
+) -> dict[str, Any]:
+    """A triggered incident, triaged, ready for `_insert_incidents`."""
     triage = Triage.of(session)
     priority, matched = triage.priority(facts)
     backlog, due = triage.paging(priority, now)
-    incident_id = (
-        session.connection()
-        .execute(
-            _INSERT_INCIDENT,
-            {
-                "number": _next_number(session),
-                "title": title[:1024],
-                "description": description,
-                "status": "triggered",
-                "service_id": service.id,
-                "team_id": service.team_id,
-                "discipline": discipline or service.discipline,
-                "priority": priority,
-                "rule_priority": priority,
-                "matched_rule": matched,
-                "source": source,
-                "report": report,
-                "stages": {"reported": now.isoformat()},
-                "stage": "reported",
-                "backlog": backlog,
-                "page_due_at": due,
-                "generation": 1,
-                "created_at": now,
-            },
+    return {
+        "title": title[:1024],
+        "description": description,
+        "status": "triggered",
+        "service_id": service.id,
+        "team_id": service.team_id,
+        "discipline": discipline or service.discipline,
+        "priority": priority,
+        "rule_priority": priority,
+        "matched_rule": matched,
+        "source": source,
+        "report": report,
+        "stages": {"reported": now.isoformat()},
+        "stage": "reported",
+        "backlog": backlog,
+        "page_due_at": due,
+        "generation": 1,
+        "created_at": now,
+    }
+
+
+def _insert_incidents(
+    session: Session, rows: list[dict[str, Any]], events: list[dict[str, Any]]
+) -> list[int]:
+    """Number and insert incidents, in one statement; their ids, in order. Their first timeline
+    events are appended to `events` for the caller to write."""
+    first = _take_numbers(session, len(rows))
+    for number, row in enumerate(rows, start=first):
+        row["number"] = number
+    ids = [int(i) for i in session.connection().execute(_INSERT_INCIDENTS, rows).scalars()]
+    for incident_id, row in zip(ids, rows, strict=True):
+        events.append(
+            event(
+                incident_id,
+                row["created_at"],
+                "triggered",
+                row["source"],
+                row["source"],
+                priority=row["priority"],
+                rule=row["matched_rule"],
+                backlog=row["backlog"],
+                page_due_at=row["page_due_at"].isoformat(),
+            )
         )
-        .scalar_one()
-    )
-    events.append(
-        event(
-            incident_id,
-            now,
-            "triggered",
-            source,
-            source,
-            priority=priority,
-            rule=matched,
-            backlog=backlog,
-            page_due_at=due.isoformat(),
-        )
-    )
-    return int(incident_id)
+    return ids
 
 
 # --- ingest ---------------------------------------------------------------------------------
@@ -237,45 +247,221 @@ def _new_incident(
 def ingest(
     session: Session, *, integration: Integration, signals: Sequence[Signal], now: datetime
 ) -> IngestResult:
-    """Store one request's signals: dedup against open alerts, group, resolve, in the caller's
-    transaction (the HTTP 202 is sent only after it commits)."""
-    service = session.get(Service, integration.service_id)
-    assert service is not None
+    """Store one request's signals (see `ingest_many`)."""
+    return ingest_many(session, [(integration, signals)], now=now)[0]
+
+
+def ingest_many(
+    session: Session,
+    requests: Sequence[tuple[Integration, Sequence[Signal]]],
+    *,
+    now: datetime,
+) -> list[IngestResult]:
+    """Store several requests' signals as if one after another, in the caller's transaction
+    (the HTTP 202 is sent only after it commits): dedup against open alerts, group, resolve.
+
+    Runs of triggers, across requests, are stored together in a few statements whatever their
+    length (group commit hands over a batch of requests, see `db.group_commit`); acknowledge
+    and resolve signals are applied one by one, in order."""
     session.flush()  # the hot path below writes through the connection, past the ORM
-    result = IngestResult()
-    groups: dict[str, int] = {}
-    events: list[dict[str, Any]] = []  # of new alerts, written together
-    channel = f"integration:{integration.type}"
-    for signal in signals:
-        if signal.is_test or signal.dedup_key is None:
+    results = [IngestResult() for _ in requests]
+    run: list[_Trigger] = []
+    for n, (integration, signals) in enumerate(requests):
+        service = _service(session, integration.service_id)
+        for signal in signals:
+            if signal.is_test or signal.dedup_key is None:
+                continue
+            results[n].dedup_keys.append(signal.dedup_key)
+            if signal.action == "trigger":
+                run.append(_Trigger(n, integration, service, signal))
+                continue
+            _triggers(session, run, results, now)
+            _settle(session, service, integration, signal, results[n], now)
+    _triggers(session, run, results, now)
+    return results
+
+
+def _service(session: Session, service_id: str) -> Service:
+    service = remembered(
+        session, "incidents.services", service_id, lambda: session.get(Service, service_id)
+    )
+    assert service is not None  # integration.service_id is a foreign key
+    return service
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    request: int  # its index in `ingest_many`'s requests
+    integration: Integration
+    service: Service
+    signal: Signal
+
+
+@dataclass(eq=False)
+class _Ref:
+    """An incident's id, known once its row is inserted (a run inserts its incidents last)."""
+
+    id: int = 0
+
+
+class _Raced(Exception):
+    """An open alert this run counted on was resolved by another transaction meanwhile."""
+
+
+def _savepoints(session: Session) -> bool:
+    """Whether another transaction can open or resolve the same alert between our read and
+    our write, so a run of triggers needs a SAVEPOINT to retry in. Not on SQLite, where every
+    transaction holds the one write lock from BEGIN IMMEDIATE (db/session.py), nor in a
+    group-committed batch, whose requests are rerun one by one (with savepoints) if it fails:
+    there the rare race costs a rerun instead of two statements per run."""
+    return session.get_bind().dialect.name != "sqlite" and not session.info.get(BATCHED)
+
+
+def _triggers(
+    session: Session, run: list[_Trigger], results: list[IngestResult], now: datetime
+) -> None:
+    """Store a run of trigger signals (then emptied), retrying it when it loses a race: a repeat
+    whose alert was resolved meanwhile opens a new one, and an alert another transaction opened
+    first (the unique index on (service_id, open_key) says so) becomes a repeat of it. The
+    incidents made by a lost attempt, and their numbers, go with its rollback."""
+    if not run:
+        return
+    retry = _savepoints(session)
+    for _attempt in range(3):
+        try:
+            with session.begin_nested() if retry else nullcontext():
+                outcomes = _store_run(session, run, now)
+        except (IntegrityError, _Raced):
+            if not retry:
+                raise  # the batch is rerun request by request, with savepoints
             continue
-        result.dedup_keys.append(signal.dedup_key)
-        if signal.action == "trigger":
-            _trigger(session, service, integration, signal, groups, result, events, channel, now)
-        else:
-            write_events(session, events)  # keep the timeline in order
-            _settle(session, service, integration, signal, result, channel, now)
+        for n, created, incident in outcomes:
+            (results[n].created if created else results[n].updated).append(incident.id)
+        run.clear()
+        return
+    raise Conflict("alerts changed too often while being stored; retry", "dedup_key")
+
+
+def _store_run(
+    session: Session, run: list[_Trigger], now: datetime
+) -> list[tuple[int, bool, _Ref]]:
+    """One attempt at a run of triggers: one read of the open alerts with its keys or groups
+    per service, then the repeats counted, the new incidents and the new alerts inserted, each
+    in one statement. (request, whether it created the incident, the incident) per signal."""
+    conn = session.connection()
+    open_alerts: dict[tuple[str, str], tuple[int, int]] = {}  # (service, key) -> alert, incident
+    groups: dict[tuple[str, str], _Ref] = {}  # (service, group) -> incident with its open alerts
+    wanted: dict[str, tuple[dict[str, None], dict[str, None]]] = {}  # service -> keys, groups
+    for t in run:
+        keys, group_keys = wanted.setdefault(t.service.id, ({}, {}))
+        keys[cast(str, t.signal.dedup_key)] = None
+        if t.signal.group_key:
+            group_keys[t.signal.group_key] = None
+    for service_id, (keys, group_keys) in wanted.items():
+        params = {"service": service_id, "keys": list(keys), "groups": list(group_keys)}
+        rows = conn.execute(_OPEN_OR_GROUP if group_keys else _OPEN_ALERTS, params)
+        for alert_id, incident_id, row_service, key, group in rows:
+            if key is not None:
+                open_alerts[(service_id, key)] = (alert_id, incident_id)
+            elif row_service == service_id:
+                groups.setdefault((service_id, group), _Ref(incident_id))
+    outcomes: list[tuple[int, bool, _Ref]] = []
+    repeats: dict[int, int] = {}  # alert -> times seen again
+    new_alerts: dict[tuple[str, str], tuple[dict[str, Any], _Ref, Integration]] = {}
+    new_incidents: list[tuple[dict[str, Any], _Ref]] = []
+    for t in run:
+        signal = t.signal
+        key = (t.service.id, cast(str, signal.dedup_key))
+        if key in new_alerts:  # seen twice in this run: a repeat of the alert it opens
+            row, incident, _ = new_alerts[key]
+            row["count"] += 1
+            outcomes.append((t.request, False, incident))
+            continue
+        if key in open_alerts:
+            alert_id, incident_id = open_alerts[key]
+            repeats[alert_id] = repeats.get(alert_id, 0) + 1
+            outcomes.append((t.request, False, _Ref(incident_id)))
+            continue
+        group = (t.service.id, signal.group_key) if signal.group_key else None
+        joined = groups.get(group) if group else None
+        incident = joined or _Ref()
+        outcomes.append((t.request, joined is None, incident))
+        if joined is None:
+            facts = rules.Facts(
+                service=t.service.id,
+                severity=signal.severity,
+                labels=dict(signal.labels),
+                channel=t.integration.type,
+                summary=signal.summary,
+            )
+            row = _incident_row(
+                session,
+                service=t.service,
+                title=signal.summary,
+                facts=facts,
+                source=t.integration.type,
+                now=now,
+            )
+            new_incidents.append((row, incident))
+            if group:
+                groups[group] = incident
+        new_alerts[key] = (_alert_row(t, now), incident, t.integration)
+    _count_repeats(conn, repeats, now)
+    events: list[dict[str, Any]] = []
+    if new_incidents:
+        ids = _insert_incidents(session, [row for row, _ in new_incidents], events)
+        for (_, incident), incident_id in zip(new_incidents, ids, strict=True):
+            incident.id = incident_id
+    if new_alerts:
+        for row, incident, _ in new_alerts.values():
+            row["incident_id"] = incident.id
+        alert_rows = [row for row, _, _ in new_alerts.values()]
+        alert_ids = conn.execute(_INSERT_ALERTS, alert_rows).scalars().all()
+        events += [
+            event(
+                row["incident_id"],
+                now,
+                "alert.added",
+                integration.name,
+                f"integration:{integration.type}",
+                alert=alert_id,
+                summary=row["summary"],
+            )
+            for (row, _, integration), alert_id in zip(new_alerts.values(), alert_ids, strict=True)
+        ]
     write_events(session, events)
-    session.flush()
-    return result
+    return outcomes
 
 
-def _lookup(
-    conn: Connection, service_id: str, key: str, group: str | None
-) -> tuple[tuple[int, int] | None, int | None]:
-    """(the open alert with this key as (id, incident id), the incident of an open alert of
-    `group` on this service)."""
-    if group is None:
-        row = conn.execute(_OPEN_ALERT, {"service": service_id, "key": key}).first()
-        return (None if row is None else (row[0], row[1])), None
-    rows = conn.execute(_OPEN_OR_GROUP, {"service": service_id, "key": key, "group": group})
-    existing, sibling = None, None
-    for alert_id, incident_id, service, own in rows:
-        if own:
-            existing = (alert_id, incident_id)
-        elif service == service_id and sibling is None:
-            sibling = incident_id
-    return existing, sibling
+def _alert_row(trigger: _Trigger, now: datetime) -> dict[str, Any]:
+    signal = trigger.signal
+    return {
+        "service_id": trigger.service.id,
+        "integration_id": trigger.integration.id,
+        "dedup_key": signal.dedup_key,
+        "open_key": signal.dedup_key,
+        "group_key": signal.group_key,
+        "status": "firing",
+        "summary": signal.summary[:1024],
+        "severity": signal.severity,
+        "labels": dict(signal.labels),
+        "details": dict(signal.details),
+        "count": 1,
+        "first_seen": now,
+        "last_seen": now,
+    }
+
+
+def _count_repeats(conn: Connection, repeats: dict[int, int], now: datetime) -> None:
+    """Count the repeats, one statement per distinct increment (almost always just 1). An alert
+    resolved since it was read is not counted, and the run is retried (`_Raced`)."""
+    by_step: dict[int, list[int]] = {}
+    for alert_id, step in repeats.items():
+        by_step.setdefault(step, []).append(alert_id)
+    for step, ids in by_step.items():
+        counted = conn.execute(_REPEAT, {"ids": ids, "step": step, "now": now}).rowcount
+        if counted != len(ids):
+            raise _Raced
 
 
 def _settle(
@@ -284,16 +470,20 @@ def _settle(
     integration: Integration,
     signal: Signal,
     result: IngestResult,
-    channel: str,
     now: datetime,
 ) -> None:
     """An acknowledge or resolve signal for an open alert; one for nothing open is a no-op, as
     on PagerDuty."""
     assert signal.dedup_key is not None
-    open_alert, _ = _lookup(session.connection(), service.id, signal.dedup_key, None)
+    channel = f"integration:{integration.type}"
+    open_alert = (
+        session.connection()
+        .execute(_OPEN_ALERTS, {"service": service.id, "keys": [signal.dedup_key]})
+        .first()
+    )
     if open_alert is None:
         return
-    alert_id, incident_id = open_alert
+    alert_id, incident_id = open_alert[0], open_alert[1]
     # Lock the incident first (the lifecycle functions do too), and decide on fresh state: a
     # concurrent request may have acknowledged or resolved it since the alert was read.
     incident = _locked(session, incident_id)
@@ -324,105 +514,6 @@ def _settle(
     if still_open is None and integration.auto_resolve and incident.status != "resolved":
         resolve(session, incident_id=incident.id, actor=integration.name, channel=channel, now=now)
         result.resolved.append(incident.id)
-
-
-def _race_guard(session: Session) -> AbstractContextManager[Any]:
-    """A SAVEPOINT where another transaction can open the same alert between our read and our
-    insert. Not needed on SQLite, where every transaction holds the one write lock from BEGIN
-    IMMEDIATE (db/session.py), nor in a group-committed batch, whose jobs are rerun one by one
-    (with savepoints) if the batch fails: there the rare race costs a rerun instead of two
-    statements on every alert."""
-    if session.get_bind().dialect.name == "sqlite" or session.info.get(BATCHED):
-        return nullcontext()
-    return session.begin_nested()
-
-
-def _trigger(
-    session: Session,
-    service: Service,
-    integration: Integration,
-    signal: Signal,
-    groups: dict[str, int],
-    result: IngestResult,
-    events: list[dict[str, Any]],
-    channel: str,
-    now: datetime,
-) -> None:
-    key = signal.dedup_key
-    assert key is not None
-    conn = session.connection()
-    # Two passes at most: a repeat can lose a race with a resolve (then it opens a new alert),
-    # and an insert can lose one with another request's insert (then it is a repeat).
-    for _attempt in range(3):
-        group = signal.group_key if signal.group_key not in groups else None
-        existing, incident_id = _lookup(conn, service.id, key, group)
-        if existing is not None:
-            if conn.execute(_REPEAT, {"alert": existing[0], "key": key, "now": now}).rowcount:
-                result.updated.append(existing[1])
-                return
-            continue
-        if signal.group_key in groups:
-            incident_id = groups[signal.group_key]
-        created, written = incident_id is None, len(events)
-        try:
-            # The incident is made inside the SAVEPOINT too: if the unique index on
-            # (service_id, open_key) says another transaction opened this alert first, the
-            # incident (and its number) go with the rollback and the signal attaches to theirs.
-            with _race_guard(session):
-                if incident_id is None:
-                    incident_id = _new_incident(
-                        session,
-                        events,
-                        service=service,
-                        title=signal.summary,
-                        facts=rules.Facts(
-                            service=service.id,
-                            severity=signal.severity,
-                            labels=dict(signal.labels),
-                            channel=integration.type,
-                            summary=signal.summary,
-                        ),
-                        source=integration.type,
-                        now=now,
-                    )
-                alert_id = conn.execute(
-                    _INSERT_ALERT,
-                    {
-                        "incident_id": incident_id,
-                        "service_id": service.id,
-                        "integration_id": integration.id,
-                        "dedup_key": key,
-                        "open_key": key,
-                        "group_key": signal.group_key,
-                        "status": "firing",
-                        "summary": signal.summary[:1024],
-                        "severity": signal.severity,
-                        "labels": dict(signal.labels),
-                        "details": dict(signal.details),
-                        "count": 1,
-                        "first_seen": now,
-                        "last_seen": now,
-                    },
-                ).scalar_one()
-        except IntegrityError:
-            del events[written:]  # of the incident that was rolled back
-            continue
-        if signal.group_key:
-            groups[signal.group_key] = incident_id
-        events.append(
-            event(
-                incident_id,
-                now,
-                "alert.added",
-                integration.name,
-                channel,
-                alert=alert_id,
-                summary=signal.summary,
-            )
-        )
-        (result.created if created else result.updated).append(incident_id)
-        return
-    raise Conflict(f"alert {key!r} changed too often while being stored", "dedup_key")
 
 
 # --- lifecycle --------------------------------------------------------------------------------
@@ -622,9 +713,8 @@ def report(
         summary=title,
     )
     events: list[dict[str, Any]] = []
-    incident_id = _new_incident(
+    row = _incident_row(
         session,
-        events,
         service=service,
         title=title,
         facts=facts,
@@ -634,6 +724,7 @@ def report(
         report={k: fields.get(k) for k in REPORT_FIELDS},
         discipline=discipline,
     )
+    [incident_id] = _insert_incidents(session, [row], events)
     events.append(event(incident_id, now, "reported", actor, channel))
     write_events(session, events)
     return get_incident(session, incident_id=incident_id)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -77,11 +79,18 @@ async def raw_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _allowed(request: Request, integration: Integration) -> bool:
-    state = request.app.state
-    limiter: RateLimiter = _shared(request, "rate_limiter", RateLimiter)
-    limit = integration.rate_limit or state.settings.integration_rate_limit
-    return limiter.allow(integration.id, limit, state.clock.now())
+@dataclass(frozen=True)
+class _Inbound:
+    """A request waiting for the writer: a body for `/integrations/{key}` (parsed on the writer,
+    where the integration's type and mapping are known), or a parsed PagerDuty event."""
+
+    key: str
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    event: intake.Signal | None = None
+
+
+Answer = tuple[JSONResponse, bool]  # and whether it created an incident
 
 
 def _shared(request: Request, name: str, make: Callable[[], Any]) -> Any:
@@ -92,31 +101,93 @@ def _shared(request: Request, name: str, make: Callable[[], Any]) -> Any:
         return getattr(request.app.state, name)
 
 
-def _writer(request: Request) -> GroupCommit:
-    factory = request.app.state.session_factory
-    writer: GroupCommit = _shared(request, "intake_writer", lambda: GroupCommit(factory))
-    return writer
-
-
-async def _store_in_batch(
-    request: Request, job: Callable[[Session], tuple[JSONResponse, bool]]
-) -> JSONResponse:
-    """Run an intake job in the app's group commit (db/group_commit.py): the answer is sent only
+async def _submit(request: Request, inbound: _Inbound) -> JSONResponse:
+    """Hand the request to the app's group commit (db/group_commit.py): it is answered only
     after the batch holding it has committed; the engine is woken for new incidents."""
-    answer, created = await _writer(request).arun(job)
-    wake = getattr(request.app.state, "wake_engine", None)
+    state = request.app.state
+    writer: GroupCommit[_Inbound, Answer] = _shared(
+        request,
+        "intake_writer",
+        lambda: GroupCommit(state.session_factory, partial(_store_batch, state, RateLimiter())),
+    )
+    answer, created = await writer.arun(inbound)
+    wake = getattr(state, "wake_engine", None)
     if wake is not None and created:
         wake()
     return answer
 
 
-def _integration(session: Session, key: str) -> Integration | None:
-    """By key, remembered for the rest of the transaction (a batch often repeats one key)."""
-    return remembered(
+def _store_batch(
+    state: Any, limiter: RateLimiter, session: Session, batch: list[_Inbound]
+) -> list[Answer]:
+    """A batch of requests: each refused, or accepted and stored with the others in one
+    `ingest_many` (the run on the writer thread; see `_submit`)."""
+    now: datetime = state.clock.now()
+    answers: list[Answer | None] = [None] * len(batch)
+    accepted: list[tuple[int, Integration, list[intake.Signal]]] = []
+    for n, inbound in enumerate(batch):
+        admitted = _admit(state, limiter, session, inbound, now)
+        if isinstance(admitted, JSONResponse):
+            answers[n] = (admitted, False)
+        else:
+            accepted.append((n, *admitted))
+    results = incidents_service.ingest_many(
+        session, [(integration, signals) for _, integration, signals in accepted], now=now
+    )
+    for (n, _, signals), result in zip(accepted, results, strict=True):
+        event = batch[n].event
+        if event is None:
+            answers[n] = (_accepted(signals, result), bool(result.created))
+        else:
+            body = intake.pagerduty_success(event.source_dedup_key or "")
+            answers[n] = (JSONResponse(body, status_code=202), bool(result.created))
+    return [answer for answer in answers if answer is not None]
+
+
+def _admit(
+    state: Any, limiter: RateLimiter, session: Session, inbound: _Inbound, now: datetime
+) -> JSONResponse | tuple[Integration, list[intake.Signal]]:
+    """The request's integration and signals, or the answer refusing it (404, 429, 400, 422)."""
+    integration = remembered(
         session,
         "intake.integrations",
-        key,
-        lambda: services_service.get_integration_by_key(session, key),
+        inbound.key,
+        lambda: services_service.get_integration_by_key(session, inbound.key),
+    )
+    pagerduty = inbound.event is not None
+    if integration is None or (integration.type == "pagerduty") != pagerduty:
+        if pagerduty:
+            errors = intake.pagerduty_error(["Invalid routing key"])
+            message = "no pagerduty integration has this routing_key"
+            return _error(404, message, "routing_key", errors)
+        return _error(404, "no integration has this key", "key")
+    limit = integration.rate_limit or state.settings.integration_rate_limit
+    if not limiter.allow(integration.id, limit, now):
+        if pagerduty:
+            return _error(429, "this integration is over its rate limit", None, THROTTLED)
+        return _error(429, "this integration is over its rate limit; retry in a minute", None)
+    if inbound.event is not None:
+        return integration, [inbound.event]
+    try:
+        signals = intake.parse(
+            integration.type, inbound.body, inbound.headers, config=integration.config
+        )
+    except intake.IntakeError as exc:
+        return _error(400 if exc.field is None else 422, exc.message, exc.field)
+    return integration, signals
+
+
+def _accepted(signals: list[intake.Signal], result: incidents_service.IngestResult) -> JSONResponse:
+    return JSONResponse(
+        {
+            "status": "accepted",
+            "alerts": sum(1 for s in signals if not s.is_test),
+            "test": bool(signals) and all(s.is_test for s in signals),
+            "incidents_created": result.created,
+            "incidents_updated": sorted(set(result.updated)),
+            "incidents_resolved": result.resolved,
+        },
+        status_code=202,
     )
 
 
@@ -130,37 +201,7 @@ async def receive(key: str, request: Request, body: bytes = Depends(raw_body)) -
 
     400 when the body as a whole is unreadable (not JSON, not an object), 422 when a field is
     wrong; `field` says which. A sender's test notification is accepted and stores nothing."""
-    headers = dict(request.headers)
-    return await _store_in_batch(request, lambda s: _receive(key, request, body, headers, s))
-
-
-def _receive(
-    key: str, request: Request, body: bytes, headers: dict[str, str], session: Session
-) -> tuple[JSONResponse, bool]:
-    integration = _integration(session, key)
-    if integration is None or integration.type == "pagerduty":
-        return _error(404, "no integration has this key", "key"), False
-    if not _allowed(request, integration):
-        return _error(
-            429, "this integration is over its rate limit; retry in a minute", None
-        ), False
-    try:
-        signals = intake.parse(integration.type, body, headers, config=integration.config)
-    except intake.IntakeError as exc:
-        return _error(400 if exc.field is None else 422, exc.message, exc.field), False
-    result = _store(request, session, integration, signals)
-    answer = JSONResponse(
-        {
-            "status": "accepted",
-            "alerts": sum(1 for s in signals if not s.is_test),
-            "test": bool(signals) and all(s.is_test for s in signals),
-            "incidents_created": result.created,
-            "incidents_updated": sorted(set(result.updated)),
-            "incidents_resolved": result.resolved,
-        },
-        status_code=202,
-    )
-    return answer, bool(result.created)
+    return await _submit(request, _Inbound(key, body, dict(request.headers)))
 
 
 @router.post("/v2/enqueue", status_code=202, response_model=None)
@@ -172,28 +213,6 @@ async def enqueue(request: Request, body: bytes = Depends(raw_body)) -> JSONResp
         signal = intake.parse("pagerduty", body, dict(request.headers))[0]
     except intake.IntakeError as exc:
         return _error(400, exc.message, exc.field, intake.pagerduty_error_body(exc))
-    if signal.dedup_key is None:  # chosen here, so a rerun of the job keeps it
+    if signal.dedup_key is None:  # chosen here, so a rerun of the batch keeps it
         signal = intake.with_generated_key(signal, uuid.uuid4().hex)
-    return await _store_in_batch(request, lambda s: _enqueue(request, signal, s))
-
-
-def _enqueue(
-    request: Request, signal: intake.Signal, session: Session
-) -> tuple[JSONResponse, bool]:
-    integration = _integration(session, signal.routing_key or "")
-    if integration is None or integration.type != "pagerduty":
-        errors = intake.pagerduty_error(["Invalid routing key"])
-        answer = _error(404, "no pagerduty integration has this routing_key", "routing_key", errors)
-        return answer, False
-    if not _allowed(request, integration):
-        return _error(429, "this integration is over its rate limit", None, THROTTLED), False
-    result = _store(request, session, integration, [signal])
-    answer = JSONResponse(intake.pagerduty_success(signal.source_dedup_key or ""), status_code=202)
-    return answer, bool(result.created)
-
-
-def _store(
-    request: Request, session: Session, integration: Integration, signals: list[intake.Signal]
-) -> incidents_service.IngestResult:
-    now = request.app.state.clock.now()
-    return incidents_service.ingest(session, integration=integration, signals=signals, now=now)
+    return await _submit(request, _Inbound(signal.routing_key or "", event=signal))
