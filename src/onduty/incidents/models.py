@@ -82,11 +82,13 @@ class Incident(Base):
 
 class Alert(Base):
     """One monitored problem. `open_key` equals `dedup_key` while the alert is open and is NULL
-    once resolved; the unique index on (service, open_key) is what makes dedup race-safe (NULLs
-    are distinct on SQLite and PostgreSQL alike)."""
+    once resolved; the unique index on (open_key, service) is what makes dedup race-safe (NULLs
+    are distinct on SQLite and PostgreSQL alike). The key comes first so that a lookup of many
+    keys probes the index by key: with service_id first, PostgreSQL's planner, on statistics
+    gathered while the table was small, scanned every alert of the service instead."""
 
     __tablename__ = "alert"
-    __table_args__ = (UniqueConstraint("service_id", "open_key"),)
+    __table_args__ = (UniqueConstraint("open_key", "service_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(
