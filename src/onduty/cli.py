@@ -3,6 +3,7 @@ one clear line on bad input (never a traceback)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import secrets
 import signal
@@ -670,11 +671,20 @@ def serve(
         threading.Thread(target=worker.run, name="onduty-engine", daemon=True).start()
     if demo:
         out.print(f"onduty demo: open {settings.base_url}/")
+    _freeze_startup_objects()
     try:
         uvicorn.run(application, host=host, port=port, log_level="info")
     finally:
         if worker is not None:
             worker.stop()
+
+
+def _freeze_startup_objects() -> None:
+    """Exclude what startup made (modules, the app, its compiled statements) from the garbage
+    collector's full collections: they live as long as the process, and scanning them paused
+    every thread for 100-140 ms at a time under load (the intake benchmark's p99)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _engine(settings: Settings, session_factory: Any) -> Any:
@@ -697,6 +707,7 @@ def engine(database_url: DatabaseUrl = None) -> None:
     out.print(
         f"onduty engine {worker.holder} running (tick {settings.engine_tick.total_seconds():g} s)"
     )
+    _freeze_startup_objects()
     try:
         worker.run()
     except KeyboardInterrupt:
