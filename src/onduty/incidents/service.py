@@ -88,7 +88,7 @@ _OPEN_ALERTS = select(
 )
 # The open alerts with the keys, and the open alerts of the groups (a new alert of a group that
 # has an open incident joins it: Alertmanager), in one round trip. No service_id in the second
-# WHERE: with it SQLite's planner picks the unique index on (service_id, open_key) and scans
+# WHERE: with it SQLite's planner preferred the unique index over the group index and scanned
 # every open alert of the service; the caller keeps the rows of its service.
 _OPEN_OR_GROUP = union_all(
     _OPEN_ALERTS,
@@ -322,7 +322,7 @@ def _triggers(
 ) -> None:
     """Store a run of trigger signals (then emptied), retrying it when it loses a race: a repeat
     whose alert was resolved meanwhile opens a new one, and an alert another transaction opened
-    first (the unique index on (service_id, open_key) says so) becomes a repeat of it. The
+    first (the unique index on (open_key, service_id) says so) becomes a repeat of it. The
     incidents made by a lost attempt, and their numbers, go with its rollback."""
     if not run:
         return

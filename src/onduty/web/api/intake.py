@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,23 +34,29 @@ THROTTLED = {
 
 class RateLimiter:
     """A fixed one-minute window per integration, counted in this process only: with several
-    API processes each allows the limit, so set it per process accordingly."""
+    API processes each allows the limit, so set it per process accordingly. A request is
+    counted once: its verdict is kept while it lives, so the rerun of a failed batch (see
+    `_submit`) neither counts it again nor changes its answer."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._window = -1
         self._counts: dict[int, int] = {}
+        self._verdicts: weakref.WeakKeyDictionary[object, bool] = weakref.WeakKeyDictionary()
 
-    def allow(self, integration_id: int, limit: int, now: datetime) -> bool:
+    def allow(self, request: object, integration_id: int, limit: int, now: datetime) -> bool:
         window = int(now.timestamp() // 60)
         with self._lock:
+            if request in self._verdicts:
+                return self._verdicts[request]
             if window != self._window:
                 self._window, self._counts = window, {}
             used = self._counts.get(integration_id, 0)
-            if used >= limit:
-                return False
-            self._counts[integration_id] = used + 1
-            return True
+            allowed = used < limit
+            if allowed:
+                self._counts[integration_id] = used + 1
+            self._verdicts[request] = allowed
+            return allowed
 
 
 _state_lock = threading.Lock()
@@ -79,7 +86,7 @@ async def raw_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # by identity: the rate limiter keeps a verdict per request
 class _Inbound:
     """A request waiting for the writer: a body for `/integrations/{key}` (parsed on the writer,
     where the integration's type and mapping are known), or a parsed PagerDuty event."""
@@ -162,7 +169,7 @@ def _admit(
             return _error(404, message, "routing_key", errors)
         return _error(404, "no integration has this key", "key")
     limit = integration.rate_limit or state.settings.integration_rate_limit
-    if not limiter.allow(integration.id, limit, now):
+    if not limiter.allow(inbound, integration.id, limit, now):
         if pagerduty:
             return _error(429, "this integration is over its rate limit", None, THROTTLED)
         return _error(429, "this integration is over its rate limit; retry in a minute", None)
