@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -31,24 +32,29 @@ def pytest_report_header() -> str:
     return f"onduty database backend: {BACKEND}"
 
 
-@pytest.fixture(scope="session")
-def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A migrated database made once per run: a SQLite file to copy, or a PostgreSQL database."""
+@contextmanager
+def new_database(directory: Path) -> Iterator[str]:
+    """The URL of an empty database with no schema: a SQLite file in `directory`, or a
+    PostgreSQL database dropped afterwards."""
     if BACKEND == "sqlite":
-        path = tmp_path_factory.mktemp("template") / "template.db"
-        migrate(f"sqlite:///{path}")
-        yield str(path)
+        yield f"sqlite:///{directory}/onduty.db"
         return
     name = f"onduty_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     try:
-        migrate(url)
-        yield url
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database made once per run: a SQLite file to copy, or a PostgreSQL database."""
+    with new_database(tmp_path_factory.mktemp("template")) as url:
+        migrate(url)
+        yield url.removeprefix("sqlite:///") if BACKEND == "sqlite" else url
 
 
 @pytest.fixture

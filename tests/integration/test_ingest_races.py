@@ -77,8 +77,15 @@ def _alerts(session_factory: sessionmaker[Session]) -> list[tuple[str, int, int,
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-def _open_elsewhere(engine: Engine, key: str, incident_id: int) -> Callable[[], None]:
-    """Another transaction opens an alert with `key` on an existing incident, and commits."""
+def _disk_opened_elsewhere(
+    engine: Engine, session_factory: sessionmaker[Session], integration: m.Integration
+) -> tuple[int, str, Callable[[], None]]:
+    """An incident of another alert, the key of alert "Disk", and a competitor: another
+    transaction that opens "Disk" on that incident, and commits."""
+    with session_factory() as session, session.begin():
+        [incident_id] = _ingest(session, integration, "Other").created
+    key = intake.parse("alertmanager", alertmanager("Disk", fp="disk"), {})[0].dedup_key
+    assert key is not None
 
     def compete() -> None:
         with engine.begin() as conn:
@@ -87,18 +94,15 @@ def _open_elsewhere(engine: Engine, key: str, incident_id: int) -> Callable[[], 
             del values["id"]
             conn.execute(m.Alert.__table__.insert(), values)
 
-    return compete
+    return incident_id, key, compete
 
 
 def test_an_alert_opened_elsewhere_first_makes_ours_a_repeat_and_our_incident_goes(
     engine: Engine, session_factory: sessionmaker[Session], integration: m.Integration
 ) -> None:
-    with session_factory() as session, session.begin():
-        [first] = _ingest(session, integration, "Other").created
-    key = intake.parse("alertmanager", alertmanager("Disk", fp="disk"), {})[0].dedup_key
-    assert key is not None
+    first, key, compete = _disk_opened_elsewhere(engine, session_factory, integration)
     with (
-        just_before(engine, "INSERT INTO alert", _open_elsewhere(engine, key, first)),
+        just_before(engine, "INSERT INTO alert", compete),
         session_factory() as session,
         session.begin(),
     ):
@@ -139,12 +143,9 @@ def test_in_a_group_committed_batch_the_race_fails_the_batch_for_a_rerun(
     engine: Engine, session_factory: sessionmaker[Session], integration: m.Integration
 ) -> None:
     """No savepoint in a batch: the writer reruns its requests one by one (db/group_commit.py)."""
-    with session_factory() as session, session.begin():
-        [first] = _ingest(session, integration, "Other").created
-    key = intake.parse("alertmanager", alertmanager("Disk", fp="disk"), {})[0].dedup_key
-    assert key is not None
+    first, _, compete = _disk_opened_elsewhere(engine, session_factory, integration)
     with (
-        just_before(engine, "INSERT INTO alert", _open_elsewhere(engine, key, first)),
+        just_before(engine, "INSERT INTO alert", compete),
         pytest.raises(IntegrityError),
         session_factory() as session,
         session.begin(),

@@ -3,18 +3,16 @@ brought to the head without losing it, and ends with the schema the models descr
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
-from tests.conftest import BACKEND, PG_ADMIN_URL
+from tests.conftest import new_database
 from tests.integration.test_policy_apply import apply_doc
 from tests.policy_cases import example
 from tests.scenario import alertmanager
@@ -29,18 +27,8 @@ NOW = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
 
 @pytest.fixture
 def blank_url(tmp_path: Path) -> Iterator[str]:
-    """An empty database with no schema at all."""
-    if BACKEND == "sqlite":
-        yield f"sqlite:///{tmp_path}/blank.db"
-        return
-    name = f"onduty_blank_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_database(tmp_path) as url:
+        yield url
 
 
 def test_0002_puts_the_key_first_in_the_alert_index_and_keeps_the_alerts(blank_url: str) -> None:
