@@ -42,7 +42,3 @@ def list_integrations(session: Session, *, base_url: str) -> list[IntegrationOut
 
 def list_services(session: Session) -> list[Service]:
     return list(session.scalars(select(Service).order_by(Service.team_id, Service.id)))
-
-
-def get_integration_by_key(session: Session, key: str) -> Integration | None:
-    return session.scalars(select(Integration).where(Integration.key == key)).first()

@@ -14,15 +14,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from onduty import intake
 from onduty.db.group_commit import GroupCommit
-from onduty.db.memo import remembered
 from onduty.incidents import service as incidents_service
-from onduty.services import service as services_service
-from onduty.services.models import Integration
+from onduty.services.models import Integration, Service
 
 router = APIRouter(tags=["intake"])
 
@@ -130,10 +129,18 @@ def _store_batch(
     """A batch of requests: each refused, or accepted and stored with the others in one
     `ingest_many` (the run on the writer thread; see `_submit`)."""
     now: datetime = state.clock.now()
+    # The batch's integrations and their services in one query; holding the rows keeps the
+    # services in the session's identity map, where ingest finds them without a query.
+    rows = session.execute(
+        select(Integration, Service)
+        .join(Service, Service.id == Integration.service_id)
+        .where(Integration.key.in_({inbound.key for inbound in batch}))
+    ).all()
+    integrations = {integration.key: integration for integration, _ in rows}
     answers: list[Answer | None] = [None] * len(batch)
     accepted: list[tuple[int, Integration, list[intake.Signal]]] = []
     for n, inbound in enumerate(batch):
-        admitted = _admit(state, limiter, session, inbound, now)
+        admitted = _admit(state, limiter, integrations.get(inbound.key), inbound, now)
         if isinstance(admitted, JSONResponse):
             answers[n] = (admitted, False)
         else:
@@ -152,15 +159,13 @@ def _store_batch(
 
 
 def _admit(
-    state: Any, limiter: RateLimiter, session: Session, inbound: _Inbound, now: datetime
+    state: Any,
+    limiter: RateLimiter,
+    integration: Integration | None,
+    inbound: _Inbound,
+    now: datetime,
 ) -> JSONResponse | tuple[Integration, list[intake.Signal]]:
     """The request's integration and signals, or the answer refusing it (404, 429, 400, 422)."""
-    integration = remembered(
-        session,
-        "intake.integrations",
-        inbound.key,
-        lambda: services_service.get_integration_by_key(session, inbound.key),
-    )
     pagerduty = inbound.event is not None
     if integration is None or (integration.type == "pagerduty") != pagerduty:
         if pagerduty:
