@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -38,6 +39,18 @@ def list_integrations(session: Session, *, base_url: str) -> list[IntegrationOut
         IntegrationOut(s.id, s.name, g.name, g.type, g.key, inbound_url(base_url, g))
         for g, s in rows
     ]
+
+
+def integrations_by_key(
+    session: Session, keys: Iterable[str]
+) -> dict[str, tuple[Integration, Service]]:
+    """The integrations with these keys, each with its service, in one query."""
+    rows = session.execute(
+        select(Integration, Service)
+        .join(Service, Service.id == Integration.service_id)
+        .where(Integration.key.in_(set(keys)))
+    )
+    return {integration.key: (integration, service) for integration, service in rows}
 
 
 def list_services(session: Session) -> list[Service]:

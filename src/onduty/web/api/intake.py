@@ -14,14 +14,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from onduty import intake
 from onduty.db.group_commit import GroupCommit
 from onduty.incidents import service as incidents_service
-from onduty.services.models import Integration, Service
+from onduty.services import service as services_service
+from onduty.services.models import Integration
 
 router = APIRouter(tags=["intake"])
 
@@ -129,18 +129,14 @@ def _store_batch(
     """A batch of requests: each refused, or accepted and stored with the others in one
     `ingest_many` (the run on the writer thread; see `_submit`)."""
     now: datetime = state.clock.now()
-    # The batch's integrations and their services in one query; holding the rows keeps the
-    # services in the session's identity map, where ingest finds them without a query.
-    rows = session.execute(
-        select(Integration, Service)
-        .join(Service, Service.id == Integration.service_id)
-        .where(Integration.key.in_({inbound.key for inbound in batch}))
-    ).all()
-    integrations = {integration.key: integration for integration, _ in rows}
+    # Holding the services keeps them in the session's identity map, where ingest finds them
+    # without a query.
+    known = services_service.integrations_by_key(session, (inbound.key for inbound in batch))
     answers: list[Answer | None] = [None] * len(batch)
     accepted: list[tuple[int, Integration, list[intake.Signal]]] = []
     for n, inbound in enumerate(batch):
-        admitted = _admit(state, limiter, integrations.get(inbound.key), inbound, now)
+        integration = known[inbound.key][0] if inbound.key in known else None
+        admitted = _admit(state, limiter, integration, inbound, now)
         if isinstance(admitted, JSONResponse):
             answers[n] = (admitted, False)
         else:
