@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -40,6 +41,14 @@ def _writer(factory: sessionmaker[Session], **options: Any) -> GroupCommit[Job, 
     return GroupCommit(factory, lambda session, jobs: [job(session) for job in jobs], **options)
 
 
+def _blocking(writer: GroupCommit[Job, Any], name: str) -> tuple[Future[Any], threading.Event]:
+    """Submit a job that holds the writer in its batch until released; once it runs."""
+    started, release = threading.Event(), threading.Event()
+    future = writer.submit(_add(name, started, release))
+    assert started.wait(10)
+    return future, release
+
+
 def _names(factory: sessionmaker[Session]) -> set[str]:
     with factory() as session:
         return set(session.scalars(select(Counter.name)))
@@ -49,9 +58,7 @@ def test_jobs_waiting_together_share_one_transaction_and_answer_after_commit(
     session_factory: sessionmaker[Session],
 ) -> None:
     writer = _writer(session_factory, idle=0.5)
-    started, release = threading.Event(), threading.Event()
-    first = writer.submit(_add("first", started, release))
-    assert started.wait(10)
+    first, release = _blocking(writer, "first")
     # While the first batch runs, five more jobs queue up; they must go in one batch.
     seen: list[tuple[int, bool]] = []
 
@@ -79,9 +86,7 @@ def test_a_failing_job_fails_alone_and_the_others_commit(
     session_factory: sessionmaker[Session],
 ) -> None:
     writer = _writer(session_factory, idle=0.5)
-    started, release = threading.Event(), threading.Event()
-    blocker = writer.submit(_add("blocker", started, release))
-    assert started.wait(10)
+    blocker, release = _blocking(writer, "blocker")
 
     def broken(session: Session) -> None:
         session.add(Counter(name="broken", value=1))
