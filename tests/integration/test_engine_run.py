@@ -16,7 +16,7 @@ from onduty import models as m
 from onduty.clock import SystemClock
 from onduty.config import Settings
 from onduty.engine import Engine
-from onduty.incidents import service as incidents_service
+from onduty.incidents import ingest as incident_ingest
 from onduty.intake import Signal
 from onduty.notify import FakeChannel
 
@@ -44,7 +44,7 @@ def test_a_step_runs_when_due_even_with_a_long_tick(
             group_key=None,
             source=integration.type,
         )
-        incident_id = incidents_service.ingest(
+        incident_id = incident_ingest.ingest(
             session, integration=integration, signals=[signal], now=now
         ).created[0]
     assert engine.start_escalations(now) == 1  # step 1 ran; step 2 is minutes away

@@ -9,7 +9,7 @@ from tests.integration.test_cli import run
 from tests.policy_cases import EXAMPLE
 
 from onduty.clock import FakeClock
-from onduty.incidents import service as incidents_service
+from onduty.incidents import ingest as incident_ingest
 
 
 def test_incident_commands(
@@ -18,7 +18,7 @@ def test_incident_commands(
     assert run(db_url, "policy", "apply", str(EXAMPLE)).returncode == 0
     with session_factory() as s, s.begin():
         for title in ("Refunds fail", "Search is slow"):
-            incidents_service.report(
+            incident_ingest.report(
                 s,
                 service_id="payments",
                 title=title,

@@ -16,6 +16,7 @@ from tests.policy_cases import example
 from onduty.auth import service as auth_service
 from onduty.clock import FakeClock
 from onduty.errors import InvalidTransition, NotFound
+from onduty.incidents import ingest as incident_ingest
 from onduty.incidents import service as incidents_service
 
 SUNDAY = datetime(2026, 12, 6, 4, 30, tzinfo=UTC)  # 10:00 in Kolkata, not a working day
@@ -158,7 +159,7 @@ def test_the_generation_is_bumped_by_ack_resolve_and_reopen(
 ) -> None:
     now = clock.now()
     with session_factory() as s, s.begin():
-        incident = incidents_service.report(
+        incident = incident_ingest.report(
             s,
             service_id="payments",
             title="Refunds fail",

@@ -21,7 +21,7 @@ from tests.scenario import alertmanager
 from onduty import intake
 from onduty import models as m
 from onduty.db.group_commit import BATCHED
-from onduty.incidents import service as incidents_service
+from onduty.incidents import ingest as incident_ingest
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgresql", reason="a race needs two writers")
 NOW = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
@@ -42,9 +42,9 @@ def integration(session_factory: sessionmaker[Session]) -> m.Integration:
 
 def _ingest(
     session: Session, integration: m.Integration, name: str
-) -> incidents_service.IngestResult:
+) -> incident_ingest.IngestResult:
     signals = intake.parse("alertmanager", alertmanager(name, fp=name.lower()), {})
-    return incidents_service.ingest(session, integration=integration, signals=signals, now=NOW)
+    return incident_ingest.ingest(session, integration=integration, signals=signals, now=NOW)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from tests.scenario import alertmanager
 from onduty import intake
 from onduty import models as m
 from onduty.db import make_engine, make_session_factory, migrate
-from onduty.incidents import service as incidents_service
+from onduty.incidents import ingest as incident_ingest
 
 NOW = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
 
@@ -42,7 +42,7 @@ def test_0002_puts_the_key_first_in_the_alert_index_and_keeps_the_alerts(blank_u
         ).first()
         assert integration is not None
         signals = intake.parse("alertmanager", alertmanager("Disk", fp="disk"), {})
-        incidents_service.ingest(session, integration=integration, signals=signals, now=NOW)
+        incident_ingest.ingest(session, integration=integration, signals=signals, now=NOW)
     engine.dispose()
 
     migrate(blank_url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from onduty.web.api.intake import RateLimiter
+from onduty.incidents.admission import RateLimiter
 
 START = datetime(2026, 11, 30, 4, 30, tzinfo=UTC)
 

@@ -13,9 +13,11 @@ from onduty import __version__
 from onduty.clock import Clock, SystemClock
 from onduty.config import Settings
 from onduty.db import make_engine, make_session_factory
+from onduty.db.group_commit import GroupCommit
+from onduty.incidents.admission import Admission
 from onduty.web import errors
 from onduty.web.api import actions, admin, health, incidents, intake, metrics, schedules
-from onduty.web.ui import access, common, pages
+from onduty.web.ui import access, common, pages, people
 from onduty.web.ui import incidents as incident_pages
 
 HERE = Path(__file__).parent
@@ -40,6 +42,9 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.session_factory = session_factory or make_session_factory(app.state.engine)
+    app.state.intake_writer = GroupCommit(
+        app.state.session_factory, Admission(app.state.clock, settings).store, name="intake"
+    )
     errors.install(app)
     common.install(app)
     app.include_router(health.router)
@@ -53,5 +58,6 @@ def create_app(
     app.include_router(access.router)
     app.include_router(pages.router)
     app.include_router(incident_pages.router)
+    app.include_router(people.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

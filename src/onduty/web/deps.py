@@ -63,3 +63,10 @@ def require(role: str) -> Callable[..., Caller]:
         return Caller(role=row.role, person_id=row.person_id, token_id=row.id)
 
     return check
+
+
+def wake_engine(request: Request) -> None:
+    """Wake the in-process engine (if this process runs one) after committing work for it."""
+    wake = getattr(request.app.state, "wake_engine", None)
+    if wake is not None:
+        wake()

@@ -20,6 +20,10 @@ STATUS: dict[type[errors.OndutyError], int] = {
 }
 
 
+def status_for(exc: errors.OndutyError) -> int:
+    return next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+
+
 def body(message: str, field: str | None) -> dict[str, str | None]:
     return {"error": message, "field": field}
 
@@ -27,7 +31,7 @@ def body(message: str, field: str | None) -> dict[str, str | None]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.OndutyError)
     async def _domain(_request: Request, exc: errors.OndutyError) -> JSONResponse:
-        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+        status = status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(body(exc.message, exc.field), status_code=status, headers=headers)
 

@@ -20,7 +20,7 @@ from onduty.notify import links, signing
 from onduty.notify.channels.twilio import parse_sms_reply, parse_voice_digits, twiml_response
 from onduty.notify.models import UsedActionLink
 from onduty.people.models import Person
-from onduty.web.deps import Unauthenticated, get_session
+from onduty.web.deps import Unauthenticated, get_session, wake_engine
 from onduty.web.ui.common import render
 
 router = APIRouter(tags=["actions"])
@@ -87,9 +87,7 @@ def action(token: str, request: Request, session: Session = Depends(get_session)
         channel="link",
     )
     session.commit()
-    wake = getattr(request.app.state, "wake_engine", None)
-    if wake:
-        wake()
+    wake_engine(request)
     if wants_html:
         return render(
             request, "action.html", None, claim=claim, incident=incident, token=token, done=True

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from onduty.incidents import ingest as incident_ingest
 from onduty.incidents import service as incidents_service
 from onduty.incidents.models import Incident
 from onduty.incidents.schemas import (
@@ -19,7 +20,7 @@ from onduty.incidents.schemas import (
     TimelineOut,
 )
 from onduty.notify.models import OutboxMessage
-from onduty.web.deps import Caller, get_session, require
+from onduty.web.deps import Caller, get_session, require, wake_engine
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
@@ -156,7 +157,7 @@ def report(
     fields = body.model_dump(
         exclude={"service", "title", "channel", "severity", "client_tier", "discipline"}
     )
-    incident = incidents_service.report(
+    incident = incident_ingest.report(
         session,
         service_id=body.service,
         title=body.title,
@@ -170,23 +171,12 @@ def report(
     )
     result = detail(session, incident)
     session.commit()
-    _wake(request)
+    wake_engine(request)
     return result
 
 
-def _wake(request: Request) -> None:
-    wake = getattr(request.app.state, "wake_engine", None)
-    if wake is not None:
-        wake()
-
-
 def _action(name: str):  # type: ignore[no-untyped-def]
-    operation = {
-        "acknowledge": incidents_service.acknowledge,
-        "resolve": incidents_service.resolve,
-        "escalate": incidents_service.escalate,
-        "reopen": incidents_service.reopen,
-    }[name]
+    operation = incidents_service.ACTIONS[name]
 
     def act(
         incident_id: int,
@@ -203,7 +193,7 @@ def _action(name: str):  # type: ignore[no-untyped-def]
         )
         result = detail(session, incident)
         session.commit()
-        _wake(request)
+        wake_engine(request)
         return result
 
     act.__name__ = name
@@ -211,7 +201,7 @@ def _action(name: str):  # type: ignore[no-untyped-def]
     return act
 
 
-for _name in ("acknowledge", "resolve", "escalate", "reopen"):
+for _name in incidents_service.ACTIONS:
     router.add_api_route(
         f"/incidents/{{incident_id}}/{_name}",
         _action(_name),

@@ -1,21 +1,26 @@
-"""What every HTML page shares: the signed-in user, role checks, CSRF-checked forms, rendering."""
+"""What every HTML page shares: the signed-in user, role checks, CSRF-checked forms, rendering,
+and times as pages show them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from onduty.auth import service as auth_service
 from onduty.auth import session as browser
-from onduty.people.models import Login
+from onduty.people.models import Login, Organization
+from onduty.schedules.models import Rota
 from onduty.web.deps import get_session
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
@@ -101,3 +106,34 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(PageForbidden)
     async def _forbidden(request: Request, exc: PageForbidden) -> Response:
         return render(request, "error.html", None, status_code=403, message=exc.message)
+
+
+# --- times, as pages show them ----------------------------------------------------------------
+
+
+def when(value: datetime | None, zone: str, seconds: bool = False) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(zone)).strftime(
+        "%a %d %b %H:%M:%S" if seconds else "%a %d %b %H:%M"
+    )
+
+
+def age(now: datetime, then: datetime) -> str:
+    s = max(0, int((now - then).total_seconds()))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+def org_zone(session: Session) -> str:
+    org = session.scalars(select(Organization)).first()
+    return org.timezone if org else "UTC"
+
+
+def team_zones(session: Session) -> dict[str, str]:
+    return {r.team_id: r.timezone for r in session.scalars(select(Rota))}

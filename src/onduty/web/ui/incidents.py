@@ -6,84 +6,42 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onduty import models as m
 from onduty.audit import service as audit_service
-from onduty.errors import Conflict, InvalidInput, InvalidTransition, NotFound, OndutyError
+from onduty.errors import InvalidInput, NotFound, OndutyError
 from onduty.incidents import service as incidents_service
 from onduty.notify import models as ob
-from onduty.web.deps import get_session
+from onduty.web.deps import get_session, wake_engine
+from onduty.web.errors import status_for
 from onduty.web.ui.common import (
-    PageForbidden,
     Viewer,
+    age,
     checked_form,
     current_viewer,
+    org_zone,
     page_role,
     render,
     see_other,
+    team_zones,
+    when,
 )
 
 router = APIRouter(include_in_schema=False)
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 STATUSES = ("triggered", "acknowledged", "resolved")
-ACTIONS = {
-    "acknowledge": incidents_service.acknowledge,
-    "resolve": incidents_service.resolve,
-    "escalate": incidents_service.escalate,
-    "reopen": incidents_service.reopen,
-}
 # Which actions make sense in which status (the service refuses the others anyway).
 ALLOWED = {
     "triggered": ("acknowledge", "escalate", "resolve"),
     "acknowledged": ("resolve", "escalate"),
     "resolved": ("reopen",),
 }
-TEST_TEXT = "Test notification from onduty"
-
-
-# --- formatting -------------------------------------------------------------------------------
-
-
-def when(value: datetime | None, zone: str, seconds: bool = False) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(zone)).strftime(
-        "%a %d %b %H:%M:%S" if seconds else "%a %d %b %H:%M"
-    )
-
-
-def age(now: datetime, then: datetime) -> str:
-    s = max(0, int((now - then).total_seconds()))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
-
-
-def _org_zone(session: Session) -> str:
-    org = session.scalars(select(m.Organization)).first()
-    return org.timezone if org else "UTC"
-
-
-def _team_zones(session: Session) -> dict[str, str]:
-    return {r.team_id: r.timezone for r in session.scalars(select(m.Rota))}
-
-
-def _wake(request: Request) -> None:
-    wake = getattr(request.app.state, "wake_engine", None)
-    if wake is not None:
-        wake()
 
 
 # --- incident lists ---------------------------------------------------------------------------
@@ -91,7 +49,7 @@ def _wake(request: Request) -> None:
 
 def _rows(session: Session, incidents: list[m.Incident], now: datetime) -> list[dict[str, Any]]:
     services = {s.id: s.name for s in session.scalars(select(m.Service))}
-    zones, default = _team_zones(session), _org_zone(session)
+    zones, default = team_zones(session), org_zone(session)
     rows = []
     for i in incidents:
         zone = zones.get(i.team_id, default)
@@ -226,7 +184,7 @@ def _describe(kind: str, data: dict[str, Any]) -> str:
 
 def _incident_context(session: Session, incident_id: int, now: datetime) -> dict[str, Any]:
     incident = incidents_service.get_incident(session, incident_id=incident_id)
-    zone = _team_zones(session).get(incident.team_id) or _org_zone(session)
+    zone = team_zones(session).get(incident.team_id) or org_zone(session)
     service = session.get(m.Service, incident.service_id)
     timeline = [
         {
@@ -288,14 +246,6 @@ def _incident_context(session: Session, incident_id: int, now: datetime) -> dict
     }
 
 
-def _status_for(exc: OndutyError) -> int:
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, InvalidTransition | Conflict):
-        return 409
-    return 422
-
-
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 def incident_page(
     incident_id: int,
@@ -326,8 +276,8 @@ async def _change(
             "priority": incident.priority,
             "assignee": incident.assignee_id,
         }
-        if name in ACTIONS:
-            incident = ACTIONS[name](
+        if name in incidents_service.ACTIONS:
+            incident = incidents_service.ACTIONS[name](
                 session, incident_id=incident_id, actor=viewer.actor, channel="web", now=now
             )
         elif name == "priority":
@@ -380,11 +330,11 @@ async def _change(
             request,
             "incident.html",
             viewer,
-            status_code=_status_for(exc),
+            status_code=status_for(exc),
             error=exc.message,
             **context,
         )
-    _wake(request)
+    wake_engine(request)
     return see_other(f"/incidents/{incident_id}")
 
 
@@ -401,7 +351,7 @@ def _action_route(name: str) -> Any:
     return act
 
 
-for _name in (*ACTIONS, "priority", "reassign"):
+for _name in (*incidents_service.ACTIONS, "priority", "reassign"):
     router.add_api_route(
         f"/incidents/{{incident_id}}/{_name}",
         _action_route(_name),
@@ -409,136 +359,3 @@ for _name in (*ACTIONS, "priority", "reassign"):
         response_class=HTMLResponse,
         name=f"incident_{_name}",
     )
-
-
-# --- people -----------------------------------------------------------------------------------
-
-
-def _teams_of(session: Session) -> dict[str, list[str]]:
-    """Person id -> the teams they belong to, with any support level."""
-    names = {t.id: t.name for t in session.scalars(select(m.Team))}
-    out: dict[str, list[str]] = {}
-    for tm in session.scalars(select(m.TeamMember).order_by(m.TeamMember.position)):
-        out.setdefault(tm.person_id, []).append(names.get(tm.team_id, tm.team_id))
-    for sl in session.scalars(select(m.SupportLevel).order_by(m.SupportLevel.level)):
-        out.setdefault(sl.person_id, []).append(f"{names.get(sl.team_id, sl.team_id)} {sl.level}")
-    return out
-
-
-def _delay(seconds: int) -> str:
-    if seconds == 0:
-        return "at once"
-    if seconds % 60 == 0:
-        return f"after {seconds // 60} min"
-    return f"after {seconds} s"
-
-
-@router.get("/people", response_class=HTMLResponse)
-def people_page(
-    request: Request,
-    session: Session = Depends(get_session),
-    viewer: Viewer = Depends(page_role("viewer")),
-) -> HTMLResponse:
-    people = session.scalars(select(m.Person).order_by(m.Person.name)).all()
-    return render(request, "people.html", viewer, people=people, teams=_teams_of(session))
-
-
-def _may_test(viewer: Viewer, person_id: str) -> bool:
-    return viewer.login.person_id == person_id or viewer.can("manager")
-
-
-@router.get("/people/{person_id}", response_class=HTMLResponse)
-def person_page(
-    person_id: str,
-    request: Request,
-    sent: int | None = None,
-    session: Session = Depends(get_session),
-    viewer: Viewer = Depends(page_role("viewer")),
-) -> HTMLResponse:
-    person = session.get(m.Person, person_id)
-    if person is None:
-        return render(
-            request, "error.html", viewer, status_code=404, message=f"No person {person_id!r}."
-        )
-    zone = person.timezone or _org_zone(session)
-    tests = [
-        {
-            "channel": r.channel,
-            "fallback": ":fallback:" in r.rule_key,
-            "status": r.status,
-            "attempts": r.attempts,
-            "last_error": r.last_error or "",
-            "queued": when(r.created_at, zone, seconds=True),
-            "sent": when(r.sent_at, zone, seconds=True),
-        }
-        for r in session.scalars(
-            select(ob.OutboxMessage)
-            .where(ob.OutboxMessage.person_id == person_id, ob.OutboxMessage.event == "test")
-            .order_by(ob.OutboxMessage.id.desc())
-            .limit(20)
-        )
-    ]
-    return render(
-        request,
-        "person.html",
-        viewer,
-        person=person,
-        zone=zone,
-        teams=_teams_of(session).get(person_id, []),
-        rules=[
-            {"delay": _delay(r.after_s), "method": r.contact_method}
-            for r in person.notification_rules
-        ],
-        tests=tests,
-        sent=sent,
-        may_test=_may_test(viewer, person_id),
-    )
-
-
-@router.post("/people/{person_id}/test")
-async def person_test(
-    person_id: str,
-    request: Request,
-    session: Session = Depends(get_session),
-    viewer: Viewer = Depends(page_role("viewer")),
-) -> Response:
-    await checked_form(request, viewer)
-    if not _may_test(viewer, person_id):
-        raise PageForbidden("Only the person themself or a manager can send a test notification.")
-    person = session.get(m.Person, person_id)
-    if person is None:
-        return render(
-            request, "error.html", viewer, status_code=404, message=f"No person {person_id!r}."
-        )
-    now = request.app.state.clock.now()
-    for method in person.contact_methods:
-        session.add(
-            ob.OutboxMessage(
-                rule_key=f"test:{person.id}:{method.id}:{now:%Y%m%dT%H%M%S%f}",
-                event="test",
-                incident_id=None,
-                person_id=person.id,
-                contact_method_id=method.id,
-                channel=method.type,
-                text=TEST_TEXT,
-                status=ob.PENDING,
-                due_at=now,
-                attempts=0,
-                created_at=now,
-            )
-        )
-    audit_service.record(
-        session,
-        actor=viewer.actor,
-        action="person.test_notification",
-        object_type="person",
-        object_id=person.id,
-        at=now,
-        after={"contact_methods": [c.name for c in person.contact_methods]},
-    )
-    try:
-        session.commit()
-    except IntegrityError:  # the same instant twice: that test is already queued
-        session.rollback()
-    _wake(request)
-    return see_other(f"/people/{person_id}?sent={len(person.contact_methods)}")

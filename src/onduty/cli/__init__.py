@@ -1,0 +1,25 @@
+"""The `onduty` command: thin commands that parse, call a service, print, and exit non-zero with
+one clear line on bad input (never a traceback). One module per command group."""
+
+from __future__ import annotations
+
+from onduty.cli import schedules, server
+from onduty.cli.access import integrations_app, token_app, user_app
+from onduty.cli.app import app
+from onduty.cli.incidents import incident_app
+from onduty.cli.policy import db_app, policy_app
+
+app.add_typer(policy_app, name="policy")
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+app.add_typer(integrations_app, name="integrations")
+app.add_typer(user_app, name="user")
+app.add_typer(schedules.schedule_app, name="schedule")
+app.add_typer(schedules.override_app, name="override")
+app.add_typer(incident_app, name="incident")
+
+__all__ = ["app", "main", "server"]
+
+
+def main() -> None:
+    app(prog_name="onduty")
