@@ -6,7 +6,7 @@ import gc
 import secrets
 import signal
 import threading
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,6 +27,11 @@ from onduty.cli.policy import load_and_lint
 from onduty.config import Settings
 from onduty.db import make_engine, make_session_factory, migrate
 from onduty.policy import apply_policy
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from onduty.engine import Engine
 
 
 @app.command()
@@ -77,7 +82,7 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def _engine(settings: Settings, session_factory: Any) -> Any:
+def _engine(settings: Settings, session_factory: sessionmaker[Session]) -> Engine:
     from onduty.engine import Engine
     from onduty.notify import build_channels
 

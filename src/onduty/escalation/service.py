@@ -8,7 +8,7 @@ import copy
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from onduty.db import dialect
@@ -225,7 +225,7 @@ def _rules(session: Session, person_id: str) -> list[tuple[int, str, int]]:
     return remembered(session, "escalation.rules", person_id, make)
 
 
-def due_states(*, now: datetime, limit: int = 100) -> Any:
+def due_states(*, now: datetime, limit: int = 100) -> Select[EscalationState]:
     return (
         select(EscalationState)
         .where(EscalationState.finished.is_(False), EscalationState.next_at <= now)
@@ -234,6 +234,6 @@ def due_states(*, now: datetime, limit: int = 100) -> Any:
     )
 
 
-def next_due() -> Any:
+def next_due() -> Select[datetime | None]:
     """When the earliest unfinished escalation's next step is due (NULL if none is)."""
     return select(func.min(EscalationState.next_at)).where(EscalationState.finished.is_(False))

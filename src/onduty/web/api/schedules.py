@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onduty.clock import Clock
@@ -227,7 +228,7 @@ def calendars(
         token = ical.feed_token(settings.secret_key, kind, ident)
         return f"{base}/ical/{kind}/{ident}.ics?token={token}"
 
-    people = [p.id for p in session.query(Person).order_by(Person.id)]
+    people = [p.id for p in session.scalars(select(Person).order_by(Person.id))]
     return {
         "teams": {t: url("team", t) for t in schedules_service.team_ids(session)},
         "people": {p: url("person", p) for p in people},
@@ -265,7 +266,7 @@ def feed(
         person = session.get(Person, ident)
         if person is None:
             raise NotFound("no such calendar", "token")
-        org = session.query(Organization).first()
+        org = session.scalars(select(Organization)).first()
         zone = person.timezone or (org.timezone if org else "UTC")
     body = ical.calendar(f"on call: {ident}", chosen, zone=zone, stamp=now)
     return Response(body, media_type="text/calendar; charset=utf-8")

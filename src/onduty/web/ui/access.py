@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onduty.audit import service as audit_service
@@ -81,7 +82,7 @@ def tokens_page(
         "tokens.html",
         viewer,
         tokens=auth_service.list_tokens(session),
-        people=session.query(Person).order_by(Person.id).all(),
+        people=session.scalars(select(Person).order_by(Person.id)).all(),
         created=None,
         error=None,
     )
@@ -122,7 +123,7 @@ async def tokens_create(
         "tokens.html",
         viewer,
         tokens=auth_service.list_tokens(session),
-        people=session.query(Person).order_by(Person.id).all(),
+        people=session.scalars(select(Person).order_by(Person.id)).all(),
         created=created,
         error=error,
         status_code=201 if created else 422,

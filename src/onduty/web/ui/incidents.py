@@ -4,6 +4,7 @@ forms), the P3/P4 backlog, and people with a test-notification button."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -338,7 +339,7 @@ async def _change(
     return see_other(f"/incidents/{incident_id}")
 
 
-def _action_route(name: str) -> Any:
+def _action_route(name: str) -> Callable[..., Awaitable[Response]]:
     async def act(
         incident_id: int,
         request: Request,
