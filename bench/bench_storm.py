@@ -37,7 +37,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_intake import ONDUTY, alert_body, database, free_port  # noqa: E402
+from bench.bench_intake import ONDUTY, alert_body, database, free_port
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
