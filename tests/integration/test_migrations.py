@@ -31,20 +31,61 @@ def blank_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def test_0002_puts_the_key_first_in_the_alert_index_and_keeps_the_alerts(blank_url: str) -> None:
-    migrate(blank_url, "0001")
-    engine = make_engine(blank_url)
+def _stored_at(url: str, revision: str, title: str) -> None:
+    """Migrate a new database to `revision` and store, as the code of that time did, one
+    incident (number 41 of the counter) with one open alert, through plain inserts."""
+    migrate(url, revision)
+    engine = make_engine(url)
     factory = make_session_factory(engine)
     apply_doc(factory, example())
-    with factory() as session, session.begin():
-        integration = session.scalars(
-            select(m.Integration).where(m.Integration.type == "alertmanager")
-        ).first()
-        assert integration is not None
-        signals = intake.parse("alertmanager", alertmanager("Disk", fp="disk"), {})
-        incident_ingest.ingest(session, integration=integration, signals=signals, now=NOW)
+    signal = intake.parse("alertmanager", alertmanager(title, fp=title.lower()), {})[0]
+    with engine.begin() as conn:
+        service = conn.execute(select(m.Service.id, m.Service.team_id)).first()
+        integration = conn.scalar(
+            select(m.Integration.id).where(m.Integration.service_id == service.id)
+        )
+        conn.execute(m.Counter.__table__.insert(), {"name": "incident", "value": 41})
+        incident = conn.execute(
+            m.Incident.__table__.insert().returning(m.Incident.id),
+            {
+                "number": 41,
+                "title": signal.summary,
+                "status": "triggered",
+                "service_id": service.id,
+                "team_id": service.team_id,
+                "priority": "P1",
+                "rule_priority": "P1",
+                "source": "alertmanager",
+                "stages": {},
+                "stage": "reported",
+                "backlog": False,
+                "page_due_at": NOW,
+                "generation": 1,
+                "created_at": NOW,
+            },
+        ).scalar_one()
+        conn.execute(
+            m.Alert.__table__.insert(),
+            {
+                "incident_id": incident,
+                "service_id": service.id,
+                "integration_id": integration,
+                "dedup_key": signal.dedup_key,
+                "open_key": signal.dedup_key,
+                "status": "firing",
+                "summary": signal.summary,
+                "labels": {},
+                "details": {},
+                "count": 1,
+                "first_seen": NOW,
+                "last_seen": NOW,
+            },
+        )
     engine.dispose()
 
+
+def test_0002_puts_the_key_first_in_the_alert_index_and_keeps_the_alerts(blank_url: str) -> None:
+    _stored_at(blank_url, "0001", "Disk")
     migrate(blank_url)
     engine = make_engine(blank_url)
     try:
@@ -66,5 +107,28 @@ def test_0002_puts_the_key_first_in_the_alert_index_and_keeps_the_alerts(blank_u
         with engine.begin() as conn:
             conn.execute(update(m.Alert).values(open_key=None))  # resolved: the key is free
             conn.execute(m.Alert.__table__.insert(), columns)
+    finally:
+        engine.dispose()
+
+
+def test_0003_numbers_go_on_from_the_counter(blank_url: str) -> None:
+    """PostgreSQL's new sequence starts after the counter; SQLite keeps counting on the row."""
+    _stored_at(blank_url, "0002", "Disk")
+    migrate(blank_url)
+    engine = make_engine(blank_url)
+    try:
+        factory = make_session_factory(engine)
+        with factory() as session, session.begin():
+            integration = session.scalars(
+                select(m.Integration).where(m.Integration.type == "alertmanager")
+            ).first()
+            assert integration is not None
+            signals = intake.parse("alertmanager", alertmanager("Cpu", fp="cpu"), {})
+            incident_ingest.ingest(session, integration=integration, signals=signals, now=NOW)
+        with factory() as session:
+            assert session.scalars(select(m.Incident.number).order_by(m.Incident.id)).all() == [
+                41,
+                42,
+            ]
     finally:
         engine.dispose()

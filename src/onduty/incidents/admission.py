@@ -5,13 +5,17 @@ the intake router turns each `Outcome` into an answer."""
 
 from __future__ import annotations
 
+import collections
 import threading
 import uuid
 import weakref
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
+from sqlalchemy import Engine, Table, delete
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from onduty import intake
@@ -19,34 +23,79 @@ from onduty.clock import Clock
 from onduty.config import Settings
 from onduty.incidents.ingest import IngestResult, ingest_many
 from onduty.services import service as services_service
-from onduty.services.models import Integration
+from onduty.services.models import IntakeRateWindow, Integration
 
 
 class RateLimiter:
-    """A fixed one-minute window per integration, counted in this process only: with several
-    API processes each allows the limit, so set it per process accordingly. A request is
-    counted once: its verdict is kept while it lives, so the rerun of a failed batch (see
-    db/group_commit.py) neither counts it again nor changes its answer."""
+    """A fixed one-minute window per integration, on the injected clock.
+
+    On PostgreSQL the windows are counted in the database (`intake_rate_window`), in a short
+    transaction of their own, so all API processes count against one limit and no batch waits
+    on another's row lock until it commits. SQLite has one API process (`serve --workers`
+    needs PostgreSQL) and counts in memory. A request is counted once: its verdict is kept
+    while it lives, so the rerun of a failed batch (see db/group_commit.py) neither counts it
+    again nor changes its answer."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._window = -1
+        self._minute = -1
         self._counts: dict[int, int] = {}
         self._verdicts: weakref.WeakKeyDictionary[object, bool] = weakref.WeakKeyDictionary()
 
     def allow(self, request: object, integration_id: int, limit: int, now: datetime) -> bool:
-        window = int(now.timestamp() // 60)
+        return self.allow_many([(request, integration_id, limit)], now)[0]
+
+    def allow_many(
+        self,
+        asks: Sequence[tuple[object, int, int]],
+        now: datetime,
+        engine: Engine | None = None,
+    ) -> list[bool]:
+        """A verdict per (request, integration id, limit), in order; counted in the database
+        when `engine` is a PostgreSQL one."""
+        minute = int(now.timestamp() // 60)
         with self._lock:
-            if request in self._verdicts:
-                return self._verdicts[request]
-            if window != self._window:
-                self._window, self._counts = window, {}
-            used = self._counts.get(integration_id, 0)
-            allowed = used < limit
-            if allowed:
-                self._counts[integration_id] = used + 1
-            self._verdicts[request] = allowed
-            return allowed
+            fresh = [ask for ask in asks if ask[0] not in self._verdicts]
+            wanted = collections.Counter(integration for _, integration, _ in fresh)
+            if engine is None or engine.dialect.name != "postgresql":
+                totals = self._count_here(wanted, minute)
+            else:
+                totals = _count_in_database(engine, wanted, minute, new=minute != self._minute)
+                self._minute = minute
+            # Within a batch, requests are admitted in order up to what the limit leaves.
+            used = {integration: totals[integration] - n for integration, n in wanted.items()}
+            for request, integration, limit in fresh:
+                self._verdicts[request] = used[integration] < limit
+                used[integration] += 1
+            return [self._verdicts[request] for request, _, _ in asks]
+
+    def _count_here(self, wanted: Mapping[int, int], minute: int) -> dict[int, int]:
+        if minute != self._minute:
+            self._minute, self._counts = minute, {}
+        for integration, n in wanted.items():
+            self._counts[integration] = self._counts.get(integration, 0) + n
+        return {integration: self._counts[integration] for integration in wanted}
+
+
+def _count_in_database(
+    engine: Engine, wanted: Mapping[int, int], minute: int, *, new: bool
+) -> dict[int, int]:
+    """Add each integration's requests to its window in one committed statement; the totals.
+    A process that sees a new minute first drops windows older than the last one."""
+    if not wanted:
+        return {}
+    table = cast(Table, IntakeRateWindow.__table__)
+    values = postgresql.insert(table).values(
+        [{"integration_id": i, "minute": minute, "count": n} for i, n in wanted.items()]
+    )
+    upsert = values.on_conflict_do_update(
+        index_elements=["integration_id", "minute"],
+        set_={"count": table.c.count + values.excluded.count},
+    ).returning(table.c.integration_id, table.c.count)
+    with engine.begin() as conn:
+        if new:
+            conn.execute(delete(table).where(table.c.minute < minute - 1))
+        return {int(i): int(n) for i, n in conn.execute(upsert)}
 
 
 @dataclass(frozen=True, eq=False)  # by identity: the rate limiter keeps a verdict per request
@@ -104,10 +153,22 @@ class Admission:
         # them without a query.
         known = services_service.integrations_by_key(session, (inbound.key for inbound in batch))
         outcomes: list[Outcome | None] = [None] * len(batch)
+        found = [known[inbound.key][0] if inbound.key in known else None for inbound in batch]
+        verdicts = iter(
+            self.limiter.allow_many(
+                [
+                    (inbound, integration.id, self._limit(integration))
+                    for inbound, integration in zip(batch, found, strict=True)
+                    if integration is not None and _fits(integration, inbound)
+                ],
+                now,
+                _engine(session),
+            )
+        )
         admitted: list[tuple[int, Integration, list[intake.Signal]]] = []
-        for n, inbound in enumerate(batch):
-            integration = known[inbound.key][0] if inbound.key in known else None
-            verdict = self._admit(integration, inbound, now)
+        for n, (inbound, integration) in enumerate(zip(batch, found, strict=True)):
+            allowed = integration is not None and _fits(integration, inbound) and next(verdicts)
+            verdict = self._admit(integration, inbound, allowed)
             if isinstance(verdict, Refused):
                 outcomes[n] = verdict
             else:
@@ -119,22 +180,22 @@ class Admission:
             outcomes[n] = Stored(signals, result)
         return [outcome for outcome in outcomes if outcome is not None]
 
+    def _limit(self, integration: Integration) -> int:
+        return integration.rate_limit or self.settings.integration_rate_limit
+
     def _admit(
-        self, integration: Integration | None, inbound: Inbound, now: datetime
+        self, integration: Integration | None, inbound: Inbound, allowed: bool
     ) -> Refused | tuple[Integration, list[intake.Signal]]:
         pagerduty = inbound.event is not None
-        if integration is None or (integration.type == "pagerduty") != pagerduty:
+        if integration is None or not _fits(integration, inbound):
             if pagerduty:
                 return Refused(
                     "unknown_key", "no pagerduty integration has this routing_key", "routing_key"
                 )
             return Refused("unknown_key", "no integration has this key", "key")
-        limit = integration.rate_limit or self.settings.integration_rate_limit
-        if not self.limiter.allow(inbound, integration.id, limit, now):
-            message = "this integration is over its rate limit"
-            return Refused(
-                "rate_limited", message if pagerduty else message + "; retry in a minute"
-            )
+        if not allowed:
+            retry = "" if pagerduty else "; retry in a minute"
+            return Refused("rate_limited", f"this integration is over its rate limit{retry}")
         if inbound.event is not None:
             return integration, [inbound.event]
         try:
@@ -144,3 +205,13 @@ class Admission:
         except intake.IntakeError as exc:
             return Refused("unreadable" if exc.field is None else "invalid", exc.message, exc.field)
         return integration, signals
+
+
+def _engine(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def _fits(integration: Integration, inbound: Inbound) -> bool:
+    """PagerDuty events go to pagerduty integrations only, and only they take them."""
+    return (integration.type == "pagerduty") == (inbound.event is not None)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,18 +27,25 @@ from onduty.services.models import Service
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def _take_numbers(session: Session, count: int) -> int:
-    """Reserve `count` incident numbers; the first. The counter row's lock serialises numbering
-    (held to the commit); the first incident ever creates the row."""
-    last = session.connection().execute(_NEXT_NUMBERS, {"count": count}).scalar()
-    if last is not None:
-        return int(last) - count + 1
-    try:
-        with session.begin_nested():
-            session.add(Counter(name="incident", value=count))
-        return 1
-    except IntegrityError:
-        return _take_numbers(session, count)
+def _take_numbers(session: Session, count: int) -> list[int]:
+    """Reserve `count` incident numbers, ascending.
+
+    PostgreSQL: from the `incident_number` sequence (migration 0003), so API processes writing
+    at once never wait for each other; a rolled-back transaction leaves a gap, as PagerDuty's
+    numbers may. SQLite has one writer: the counter row, whose numbers go with a rollback; the
+    first incident ever creates the row."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        return [int(n) for n in conn.execute(_NEXT_FROM_SEQUENCE, {"count": count}).scalars()]
+    last = conn.execute(_NEXT_NUMBERS, {"count": count}).scalar()
+    if last is None:
+        try:
+            with session.begin_nested():
+                session.add(Counter(name="incident", value=count))
+            last = count
+        except IntegrityError:
+            return _take_numbers(session, count)
+    return list(range(int(last) - count + 1, int(last) + 1))
 
 
 # The statements of the hot path, built once (their compiled forms are cached).
@@ -49,6 +56,9 @@ _NEXT_NUMBERS = (
     .where(_COUNTER.c.name == "incident")
     .values(value=_COUNTER.c.value + bindparam("count"))
     .returning(_COUNTER.c.value)
+)
+_NEXT_FROM_SEQUENCE = text(
+    "SELECT nextval('incident_number') FROM generate_series(1, :count) ORDER BY 1"
 )
 
 
@@ -156,8 +166,7 @@ def insert_incidents(
 ) -> list[int]:
     """Number and insert incidents, in one statement; their ids, in order. Their first timeline
     events are appended to `events` for the caller to write."""
-    first = _take_numbers(session, len(rows))
-    for number, row in enumerate(rows, start=first):
+    for number, row in zip(_take_numbers(session, len(rows)), rows, strict=True):
         row["number"] = number
     ids = [int(i) for i in session.connection().execute(_INSERT_INCIDENTS, rows).scalars()]
     for incident_id, row in zip(ids, rows, strict=True):

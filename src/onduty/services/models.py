@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from onduty.db.base import Base
@@ -37,3 +37,16 @@ class Integration(Base):
     config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rate_limit: Mapped[int | None] = mapped_column(Integer)  # per minute; None = the default
     auto_resolve: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class IntakeRateWindow(Base):
+    """Requests an integration sent in one clock minute, counted by every API process alike
+    (PostgreSQL; see incidents/admission.py)."""
+
+    __tablename__ = "intake_rate_window"
+
+    integration_id: Mapped[int] = mapped_column(
+        ForeignKey("integration.id", ondelete="CASCADE"), primary_key=True
+    )
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
