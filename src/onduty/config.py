@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     secret_key: str = DEMO_SECRET
     engine_tick: timedelta = timedelta(seconds=1)
     demo: bool = False
+    # `onduty serve` runs the engine in each serving process unless told not to (--no-engine).
+    serve_engine: bool = True
     # Inbound limits (SPEC §6.3).
     max_body_bytes: int = 512 * 1024
     integration_rate_limit: int = Field(default=300, ge=1)  # requests per minute per integration

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import secrets
 import signal
 import threading
@@ -29,6 +30,7 @@ from onduty.db import make_engine, make_session_factory, migrate
 from onduty.policy import apply_policy
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from sqlalchemy.orm import Session, sessionmaker
 
     from onduty.engine import Engine
@@ -46,32 +48,72 @@ def serve(
     no_engine: Annotated[
         bool, typer.Option("--no-engine", help="Serve only; run `onduty engine` elsewhere.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Serving processes on the one port (PostgreSQL only), each with an engine."
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API and the web UI, with the engine in the same process unless --no-engine."""
     import uvicorn
 
-    from onduty.web.app import create_app
-
     extra: dict[str, Any] = {"demo": True} if demo else {}
     if demo:
         extra.setdefault("base_url", f"http://{host}:{port}")
+    if no_engine:
+        extra["serve_engine"] = False
     settings = settings_for(database_url, **extra)
+    if workers > 1:
+        if demo or not settings.database_url.startswith("postgresql"):
+            raise CliError("--workers needs PostgreSQL: SQLite has one writer process")
+        # Each worker process builds its app from the environment (`worker_app`).
+        os.environ.update(
+            ONDUTY_DATABASE_URL=settings.database_url, ONDUTY_SERVE_ENGINE=str(not no_engine)
+        )
+        uvicorn.run(
+            "onduty.cli.server:worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            # A spawned worker first imports this command line (its parent's __main__) before it
+            # can answer the supervisor's health check; on a busy machine that passed 5 s.
+            timeout_worker_healthcheck=30,
+        )
+        return
     if demo:
         _prepare_demo(settings)
-    application = create_app(settings)
-    worker = None
-    if not no_engine:
-        worker = _engine(settings, application.state.session_factory)
-        application.state.wake_engine = worker.wake
-        threading.Thread(target=worker.run, name="onduty-engine", daemon=True).start()
+    application = serving_app(settings)
     if demo:
         out.print(f"onduty demo: open {settings.base_url}/")
-    _freeze_startup_objects()
     try:
         uvicorn.run(application, host=host, port=port, log_level="info")
     finally:
-        if worker is not None:
-            worker.stop()
+        if application.state.engine_worker is not None:
+            application.state.engine_worker.stop()
+
+
+def serving_app(settings: Settings) -> FastAPI:
+    """The app of one serving process, with the engine in a thread of its own unless
+    `settings.serve_engine` is off; what startup made is then frozen out of the GC."""
+    from onduty.web.app import create_app
+
+    application = create_app(settings)
+    application.state.engine_worker = None
+    if settings.serve_engine:
+        worker = _engine(settings, application.state.session_factory)
+        application.state.wake_engine = worker.wake
+        application.state.engine_worker = worker
+        threading.Thread(target=worker.run, name="onduty-engine", daemon=True).start()
+    _freeze_startup_objects()
+    return application
+
+
+def worker_app() -> FastAPI:
+    """One process of `serve --workers N`: uvicorn calls this in each (factory=True)."""
+    return serving_app(settings_for(None))
 
 
 def _freeze_startup_objects() -> None:
