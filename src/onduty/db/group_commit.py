@@ -24,6 +24,8 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from onduty.db import failures
+
 log = logging.getLogger("onduty.db.group_commit")
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -88,9 +90,7 @@ class GroupCommit(Generic[Item, Result]):
         if not batch:
             return
         try:
-            with self._session_factory() as session, session.begin():
-                session.info[BATCHED] = True
-                results = self._run(session, [item for item, _ in batch])
+            results = self._transaction([item for item, _ in batch], batched=True)
         except Exception:
             log.info("a batch of %d failed; running its items one by one", len(batch))
         else:
@@ -99,9 +99,22 @@ class GroupCommit(Generic[Item, Result]):
             return
         for item, future in batch:
             try:
-                with self._session_factory() as session, session.begin():
-                    [result] = self._run(session, [item])
+                [result] = self._transaction([item], batched=False)
             except BaseException as exc:  # the caller re-raises it; the writer must go on
                 future.set_exception(exc)
             else:
                 future.set_result(result)
+
+    def _transaction(self, items: list[Item], *, batched: bool) -> list[Result]:
+        """Run `items` in one transaction, again (a few times) when PostgreSQL aborted it to
+        break a deadlock or a serialisation conflict."""
+        for attempt in range(failures.RETRIES):
+            try:
+                with self._session_factory() as session, session.begin():
+                    if batched:
+                        session.info[BATCHED] = True
+                    return self._run(session, items)
+            except Exception as exc:
+                if not failures.retryable(exc) or attempt == failures.RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")

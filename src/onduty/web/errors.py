@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, TimeoutError
 from starlette.exceptions import HTTPException
 
 from onduty import errors
+from onduty.db import failures
 from onduty.web.deps import Unauthenticated
 
 STATUS: dict[type[errors.OndutyError], int] = {
@@ -40,6 +42,19 @@ def install(app: FastAPI) -> None:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
         return JSONResponse(body(str(first["msg"]), ".".join(loc) or None), status_code=422)
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(TimeoutError)
+    async def _database(_request: Request, exc: Exception) -> JSONResponse:
+        """The database is away, or a deadlock outlived its retries: nothing was stored, and
+        the client should retry; never a 500."""
+        if not (failures.unavailable(exc) or failures.retryable(exc)):
+            raise exc
+        return JSONResponse(
+            body("the database is unavailable; retry shortly", None),
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
