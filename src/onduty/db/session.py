@@ -35,8 +35,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     # While PostgreSQL is away a request must fail in seconds (503), not hang.
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
-    kwargs.setdefault("pool_timeout", 5)
     if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_timeout", 5)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)
