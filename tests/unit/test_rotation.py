@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from onduty.localtime import local_to_utc
 from onduty.schedules.rotation import (
     FairnessRow,
     Handoff,
@@ -22,7 +23,6 @@ from onduty.schedules.rotation import (
     fairness,
     handoff_instants,
     handoffs,
-    local_to_utc,
     on_call_at,
     parse_weekday,
     rota_shifts,
