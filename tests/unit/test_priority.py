@@ -9,7 +9,6 @@ import pytest
 from onduty.errors import InvalidInput
 from onduty.incidents.priority import (
     DEFAULT_PRIORITY,
-    WEEKDAYS,
     Facts,
     Rule,
     in_working_hours,
@@ -17,6 +16,7 @@ from onduty.incidents.priority import (
     next_working_start,
     rule_shadowed,
 )
+from onduty.localtime import WEEKDAYS
 
 # The criticality rules of SPEC §6.1's example policy.
 SPEC_RULES = [

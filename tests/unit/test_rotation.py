@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from onduty.localtime import local_to_utc
 from onduty.schedules.rotation import (
     FairnessRow,
     Handoff,
@@ -22,7 +23,6 @@ from onduty.schedules.rotation import (
     fairness,
     handoff_instants,
     handoffs,
-    local_to_utc,
     on_call_at,
     parse_weekday,
     rota_shifts,
@@ -281,6 +281,24 @@ def test_working_hours_window_across_spring_forward() -> None:
         z("2026-03-07T01:00"),
         z("2026-03-09T14:00"),
     )
+
+
+def test_a_window_open_across_a_handoff_changes_person_at_the_handoff() -> None:
+    # Monday 09:00-19:00 IST with the handoff at 10:00: a until 10:00, then b.
+    rota = spec(KOLKATA, 0, "10:00", "2026-11-02", windows=(WORKDAYS,))
+    got = shifts(rota, "s", z("2026-11-06T00:00"), z("2026-11-09T06:00"))
+    assert rows(got) == [
+        (None, "rota", z("2026-11-06T00:00"), z("2026-11-06T03:30")),
+        ("a", "rota", z("2026-11-06T03:30"), z("2026-11-06T13:30")),  # Friday 09:00-19:00
+        (None, "rota", z("2026-11-06T13:30"), z("2026-11-09T03:30")),  # the weekend
+        ("a", "rota", z("2026-11-09T03:30"), z("2026-11-09T04:30")),  # Monday 09:00-10:00
+        ("b", "rota", z("2026-11-09T04:30"), z("2026-11-09T06:00")),
+    ]
+    assert on_call_at(rota, z("2026-11-09T04:29"))["s"] == got[3]
+    assert handoffs(rota, z("2026-11-09T00:00"), z("2026-11-09T06:00")) == [
+        Handoff("s", "a", z("2026-11-09T03:30")),
+        Handoff("s", "b", z("2026-11-09T04:30")),
+    ]
 
 
 def test_window_past_midnight_and_window_in_a_gap() -> None:

@@ -10,7 +10,6 @@ from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import typer
 from alembic.runtime.migration import MigrationContext
@@ -21,13 +20,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from onduty import localtime
 from onduty.clock import Clock, SystemClock
 from onduty.config import Settings, load_settings
 from onduty.db import make_engine, make_session_factory
 from onduty.db.session import alembic_config
 from onduty.errors import OndutyError
 from onduty.people.models import Organization
-from onduty.policy.derive import to_utc
 from onduty.schedules.models import Rota
 
 # Wide when piped, so tables of keys and URLs are never cut.
@@ -116,8 +115,4 @@ def instant(text: str, zone: str, what: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise CliError(f"--{what}: {text!r} is not an ISO 8601 date and time") from None
-    return to_utc(value, zone)
-
-
-def local(value: datetime, zone: str) -> str:
-    return value.astimezone(ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M %Z")
+    return localtime.to_utc(value, zone)

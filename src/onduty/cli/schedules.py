@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from onduty import localtime
 from onduty.cli.app import app
 from onduty.cli.common import (
     DatabaseUrl,
@@ -18,7 +19,6 @@ from onduty.cli.common import (
     database,
     friendly,
     instant,
-    local,
     out,
     settings_for,
     zone_of,
@@ -60,7 +60,11 @@ def who(
     for r in rows:
         zone = zones[r.team]
         table.add_row(
-            r.team, r.slot, r.person or "(nobody)", local(r.start, zone), local(r.end, zone)
+            r.team,
+            r.slot,
+            r.person or "(nobody)",
+            localtime.stamp(r.start, zone),
+            localtime.stamp(r.end, zone),
         )
     out.print(table)
 
@@ -86,8 +90,8 @@ def schedule_show(
             table.add_row(
                 slot,
                 shift.person or "(nobody)",
-                local(shift.start, zone),
-                local(shift.end, zone),
+                localtime.stamp(shift.start, zone),
+                localtime.stamp(shift.end, zone),
                 f"{hours:g}",
                 shift.source,
             )
@@ -141,7 +145,7 @@ def schedule_fairness(
 def _describe_override(row: Override, zone: str) -> str:
     return (
         f"override {row.id}: {row.person_id} covers {row.team_id}/{row.slot} "
-        f"from {local(row.start, zone)} to {local(row.end, zone)}"
+        f"from {localtime.stamp(row.start, zone)} to {localtime.stamp(row.end, zone)}"
     )
 
 
@@ -190,8 +194,8 @@ def override_list(
                 r.team_id,
                 r.slot,
                 r.person_id,
-                local(r.start, zone),
-                local(r.end, zone),
+                localtime.stamp(r.start, zone),
+                localtime.stamp(r.end, zone),
                 r.reason or "",
                 "policy file" if r.managed else (r.created_by or ""),
             )

@@ -1,6 +1,7 @@
 """Pure triage arithmetic: criticality rules to a priority, rule shadowing, working hours.
 
-No database and no clock: callers pass the facts and the instant.
+No database and no clock: callers pass the facts and the instant. Local wall-clock times become
+instants by `onduty.localtime`'s rule, the rota's.
 """
 
 from __future__ import annotations
@@ -8,20 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from types import MappingProxyType
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from onduty import localtime
 from onduty.errors import InvalidInput
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 DEFAULT_PRIORITY = "P3"
 """What `match` answers when no rule matches: SPEC §1 sends unclassified work to the backlog."""
-
-WEEKDAYS: Mapping[str, int] = MappingProxyType(
-    {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-)
-"""Policy-file day names to the day numbers `in_working_hours` takes (Monday = 0)."""
 
 _WORD = re.compile(r"\w+")
 
@@ -171,13 +168,6 @@ def rule_shadowed(rules: Sequence[Rule]) -> list[tuple[int, int]]:
     return found
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"unknown time zone {name!r}", "zone") from None
-
-
 def _check_hours(at: datetime, days: frozenset[int], start: time, end: time) -> None:
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("working-hours arithmetic needs an aware datetime")
@@ -187,29 +177,6 @@ def _check_hours(at: datetime, days: frozenset[int], start: time, end: time) -> 
         raise InvalidInput("working days are numbered 0 (Monday) to 6 (Sunday)", "days")
     if start.tzinfo is not None or end.tzinfo is not None:
         raise InvalidInput("working hours are local wall-clock times without a zone", "start")
-
-
-def _local_instant(day: date, wall: time, zone: ZoneInfo) -> datetime:
-    """The UTC instant at which `zone`'s clocks read `day` `wall`.
-
-    An ambiguous wall time (clocks going back) is its first occurrence; a wall time that does
-    not exist (clocks going forward) becomes the first instant after the gap.
-    """
-    naive = datetime.combine(day, wall)
-    first = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    if first.astimezone(zone).replace(tzinfo=None) == naive:
-        return first
-    other = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    low, high = min(first, other), max(first, other)
-    # Inside a gap the local clock jumps past `naive` exactly at the transition; find it.
-    lo, hi = 0, int((high - low).total_seconds())
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if (low + timedelta(seconds=mid)).astimezone(zone).replace(tzinfo=None) >= naive:
-            hi = mid
-        else:
-            lo = mid + 1
-    return low + timedelta(seconds=lo)
 
 
 def _windows(
@@ -224,8 +191,8 @@ def _windows(
             continue
         # end <= start is a window across midnight (end == start: a whole day).
         end_day = day if end > start else day + timedelta(days=1)
-        window_start = _local_instant(day, start, zone)
-        window_end = _local_instant(end_day, end, zone)
+        window_start = localtime.local_to_utc(day, start, zone)
+        window_end = localtime.local_to_utc(end_day, end, zone)
         if window_end > window_start:
             yield window_start, window_end
 
@@ -236,14 +203,16 @@ def in_working_hours(at: datetime, zone: str, days: frozenset[int], start: time,
     Args:
         at: an aware instant.
         zone: IANA name, e.g. ``Asia/Kolkata``.
-        days: working days, Monday = 0 … Sunday = 6 (see `WEEKDAYS`); a window belongs to the
-            day it starts on.
+        days: working days, Monday = 0 … Sunday = 6 (see `localtime.WEEKDAYS`); a window
+            belongs to the day it starts on.
         start, end: local wall-clock times; start inclusive, end exclusive; end <= start means
             the window runs past midnight.
     """
     _check_hours(at, days, start, end)
     instant = at.astimezone(UTC)
-    return any(ws <= instant < we for ws, we in _windows(instant, _zone(zone), days, start, end))
+    return any(
+        ws <= instant < we for ws, we in _windows(instant, localtime.zone(zone), days, start, end)
+    )
 
 
 def next_working_start(
@@ -251,13 +220,14 @@ def next_working_start(
 ) -> datetime:
     """Return `at` (as UTC) if it is in working hours, else the start of the next window.
 
-    Exact across DST changes: a local start time skipped by the clocks going forward starts
-    at the first instant after the gap; one repeated by the clocks going back starts at its
-    first occurrence. Arguments as for `in_working_hours`; the result is aware UTC.
+    Exact across DST changes, by the rota's rule (`localtime.local_to_utc`): a local start
+    time skipped by the clocks going forward starts at the end of the gap; one repeated by the
+    clocks going back starts at its first occurrence. Arguments as for `in_working_hours`; the
+    result is aware UTC.
     """
     _check_hours(at, days, start, end)
     instant = at.astimezone(UTC)
-    for window_start, window_end in _windows(instant, _zone(zone), days, start, end):
+    for window_start, window_end in _windows(instant, localtime.zone(zone), days, start, end):
         if window_start <= instant < window_end:
             return instant
         if window_start > instant:

@@ -12,6 +12,7 @@ from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from onduty import localtime
 from onduty.db.memo import remembered
 from onduty.incidents import priority as rules
 from onduty.incidents.models import (
@@ -23,8 +24,6 @@ from onduty.incidents.models import (
 from onduty.incidents.timeline import event
 from onduty.people.models import Organization
 from onduty.services.models import Service
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _take_numbers(session: Session, count: int) -> list[int]:
@@ -100,7 +99,7 @@ class Triage:
         org = session.scalars(select(Organization)).first()
         hours = None
         if org is not None:
-            days = frozenset(WEEKDAYS.index(d) for d in org.working_days)
+            days = frozenset(localtime.WEEKDAYS[d] for d in org.working_days)
             start, end = time.fromisoformat(org.working_start), time.fromisoformat(org.working_end)
             hours = (org.timezone, days, start, end)
         return cls(

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from onduty.policy.derive import person_zone, team_zone, to_utc
+from onduty import localtime
+from onduty.policy.derive import person_zone, team_zone
 from onduty.policy.loader import PathT
 from onduty.policy.schema import PolicyFile
 from onduty.schedules import rotation
-from onduty.schedules.spec import WEEKDAYS, hhmm, window
+from onduty.schedules.spec import hhmm, window
 
 HORIZON = timedelta(weeks=8)
 Say = Callable[[PathT, str], None]
@@ -25,7 +25,7 @@ def specs(policy: PolicyFile) -> dict[str, rotation.RotaSpec]:
             continue
         out[team.id] = rotation.RotaSpec(
             timezone=team_zone(policy, team),
-            handoff_weekday=WEEKDAYS.index(team.rota.handoff.day),
+            handoff_weekday=localtime.WEEKDAYS[team.rota.handoff.day],
             handoff_time=hhmm(team.rota.handoff.time),
             start=team.rota.start,
             length=team.rota.length,
@@ -49,8 +49,8 @@ def check(policy: PolicyFile, error: Say, warning: Say, *, now: datetime) -> Non
     time_off = tuple(
         rotation.TimeOff(
             person=t.person,
-            start=to_utc(t.start, person_zone(policy, people.get(t.person))),
-            end=to_utc(t.end, person_zone(policy, people.get(t.person))),
+            start=localtime.to_utc(t.start, person_zone(policy, people.get(t.person))),
+            end=localtime.to_utc(t.end, person_zone(policy, people.get(t.person))),
         )
         for t in policy.time_off
         if t.end > t.start
@@ -65,7 +65,10 @@ def check(policy: PolicyFile, error: Say, warning: Say, *, now: datetime) -> Non
         zone = spec.timezone
         overrides = tuple(
             rotation.Override(
-                slot=o.slot, person=o.person, start=to_utc(o.start, zone), end=to_utc(o.end, zone)
+                slot=o.slot,
+                person=o.person,
+                start=localtime.to_utc(o.start, zone),
+                end=localtime.to_utc(o.end, zone),
             )
             for o in policy.overrides
             if o.team == team.id and o.slot in team.rota.slots and o.end > o.start
@@ -78,7 +81,7 @@ def check(policy: PolicyFile, error: Say, warning: Say, *, now: datetime) -> Non
                 error(
                     path,
                     f"team {team.id!r} slot {name!r} has nobody on call from "
-                    f"{_local(gap.start, zone)} to {_local(gap.end, zone)}"
+                    f"{localtime.plain(gap.start, zone)} to {localtime.plain(gap.end, zone)}"
                     + (" (time off with nobody to cover)" if gap.start >= _first(spec) else ""),
                 )
             busy.extend((f"{ti}", team.id, s) for s in shifts if s.person)
@@ -93,12 +96,8 @@ def _first(spec: rotation.RotaSpec) -> datetime:
 
 
 def _around(spec: rotation.RotaSpec) -> tuple[datetime, datetime]:
-    begin = datetime.combine(spec.start, spec.handoff_time, ZoneInfo(spec.timezone))
+    begin = localtime.local_to_utc(spec.start, spec.handoff_time, localtime.zone(spec.timezone))
     return begin - timedelta(days=1), begin + timedelta(days=spec.length.days + 1)
-
-
-def _local(value: datetime, zone: str) -> str:
-    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
 def _consecutive(
@@ -127,7 +126,7 @@ def _consecutive(
             warning(
                 path,
                 f"team {team!r} slot {slot!r}: {holder} is on call {run} periods in a row from "
-                f"{_local(at, zone)}, more than max_consecutive: {limit}",
+                f"{localtime.plain(at, zone)}, more than max_consecutive: {limit}",
             )
             return
 
@@ -155,6 +154,6 @@ def _two_teams(busy: list[tuple[str, str, rotation.Shift]], policy: PolicyFile, 
                 error(
                     ("people", people.get(person, 0), "id"),
                     f"{person} is on call in two teams at once ({team_a}/{a.slot} and "
-                    f"{team_b}/{b.slot}) from {when:%Y-%m-%d %H:%M}Z",
+                    f"{team_b}/{b.slot}) from {localtime.plain(when, 'UTC')}Z",
                 )
                 break

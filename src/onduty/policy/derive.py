@@ -1,11 +1,10 @@
 """What a policy file implies beyond what it spells out: a person's full list of contact
-methods, what a notification rule's `via` points at, and local times read in the right zone."""
+methods, what a notification rule's `via` points at, and which zone a local time is read in."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from onduty.policy.schema import NotificationRuleIn, PersonIn, PolicyFile, TeamIn
 
@@ -62,10 +61,3 @@ def person_zone(policy: PolicyFile, person: PersonIn | None) -> str:
     if person is not None and person.timezone:
         return person.timezone
     return policy.organization.timezone
-
-
-def to_utc(value: datetime, zone: str) -> datetime:
-    """A naive wall-clock time is read in `zone` (first occurrence when ambiguous)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(zone))
-    return value.astimezone(UTC)

@@ -7,8 +7,9 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
+from onduty import localtime
 from onduty.durations import format_duration
-from onduty.policy.state import Record, from_database, instant_text
+from onduty.policy.state import Record, from_database
 
 
 def _person(ident: str, rec: Record) -> dict[str, Any]:
@@ -120,8 +121,8 @@ def export_policy(session: Session) -> dict[str, Any]:
                 "team": team,
                 "slot": slot,
                 "person": person,
-                "start": instant_text(start, zones.get(team, org_zone)),
-                "end": instant_text(end, zones.get(team, org_zone)),
+                "start": localtime.iso(start, zones.get(team, org_zone)),
+                "end": localtime.iso(end, zones.get(team, org_zone)),
                 **({"reason": reason} if reason else {}),
             }
             for team, slot, person, start, end, reason in sorted(state.overrides, key=str)
@@ -129,8 +130,8 @@ def export_policy(session: Session) -> dict[str, Any]:
         "time_off": [
             {
                 "person": person,
-                "start": instant_text(start, people_zones.get(person, org_zone)),
-                "end": instant_text(end, people_zones.get(person, org_zone)),
+                "start": localtime.iso(start, people_zones.get(person, org_zone)),
+                "end": localtime.iso(end, people_zones.get(person, org_zone)),
                 **({"reason": reason} if reason else {}),
             }
             for person, start, end, reason in sorted(state.time_off, key=str)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -21,9 +20,10 @@ from pydantic import (
     model_validator,
 )
 
+from onduty import localtime
 from onduty.durations import parse_duration
+from onduty.errors import InvalidInput
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LEVELS = ("L1", "L2", "L3")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 INTEGRATION_TYPES = ("alertmanager", "gcp", "grafana", "generic", "pagerduty")
@@ -48,11 +48,9 @@ def _slug(value: str) -> str:
 
 def _zone(value: str) -> str:
     try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/London)") from None
-    if value not in available_timezones() and value != "UTC":
-        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/London)")
+        localtime.zone(value)
+    except InvalidInput as e:
+        raise ValueError(e.message) from None
     return value
 
 
@@ -81,8 +79,8 @@ def _duration(value: Any) -> timedelta:
 
 
 def _weekday(value: str) -> str:
-    if value not in WEEKDAYS:
-        raise ValueError(f"{value!r} is not a weekday (one of {', '.join(WEEKDAYS)})")
+    if value not in localtime.WEEKDAYS:
+        raise ValueError(f"{value!r} is not a weekday (one of {', '.join(localtime.WEEKDAYS)})")
     return value
 
 

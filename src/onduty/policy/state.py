@@ -4,20 +4,14 @@ database. `apply` diffs the two; `export` writes the database's records back as 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onduty import models as m
-from onduty.policy.derive import (
-    contact_methods,
-    notification_rules,
-    person_zone,
-    team_zone,
-    to_utc,
-)
+from onduty.localtime import to_utc
+from onduty.policy.derive import contact_methods, notification_rules, person_zone, team_zone
 from onduty.policy.schema import DEFAULT_PRIORITIES, PolicyFile, PriorityIn
 
 Record = dict[str, Any]
@@ -236,10 +230,3 @@ def from_database(session: Session, *, managed_only: bool) -> State:
         if wanted(t_off):
             state.time_off.add((t_off.person_id, t_off.start, t_off.end, t_off.reason))
     return state
-
-
-def instant_text(value: datetime, zone: str) -> str:
-    """An instant as local ISO time with its offset, exact even inside a DST fold."""
-    from zoneinfo import ZoneInfo
-
-    return value.astimezone(ZoneInfo(zone)).isoformat(timespec="minutes")

@@ -7,10 +7,10 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 
+from onduty import localtime
 from onduty.schedules.rotation import Shift
 
 
@@ -32,16 +32,15 @@ def calendar(
     cal.add("prodid", "-//onduty//on-call shifts//EN")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", name)
-    tz = ZoneInfo(zone)
     for team, shift in shifts:
         if shift.person is None:
             continue
         event = Event()
-        start = shift.start.astimezone(tz)
+        start = localtime.to_local(shift.start, zone)
         event.add("uid", f"{team}-{shift.slot}-{shift.person}-{shift.start:%Y%m%dT%H%M%SZ}@onduty")
         event.add("dtstamp", stamp)
         event.add("dtstart", start)
-        event.add("dtend", shift.end.astimezone(tz))
+        event.add("dtend", localtime.to_local(shift.end, zone))
         event.add("summary", f"On call: {team} {shift.slot} ({shift.person})")
         event.add(
             "description", f"{shift.person} is on call for {team}/{shift.slot} ({shift.source})."

@@ -1,6 +1,7 @@
 """Pure rota arithmetic, exact across daylight-saving changes: handoff instants, a slot's shifts
 with overrides and time off, who is on call at an instant, handoff events and fairness.
-No database and no clock: every instant is passed in, and every instant returned is aware UTC."""
+No database and no clock: every instant is passed in, and every instant returned is aware UTC.
+Local wall-clock times become instants by `onduty.localtime`'s one rule for DST gaps and folds."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from onduty import localtime
+
 _FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # The smallest step a datetime can take: "the instant just before t" is t - _TICK, exactly.
 _TICK = timedelta(microseconds=1)
@@ -22,9 +23,10 @@ _PERIOD_CACHE = 4096  # rotation periods a Schedule remembers for on_call_at (~8
 def parse_weekday(name: str) -> int:
     """`mon`/`Monday` (any case) -> 0 ... `sun` -> 6."""
     key = name.strip().lower()
-    for names in (WEEKDAYS, _FULL_WEEKDAYS):
-        if key in names:
-            return names.index(key)
+    if key in localtime.WEEKDAYS:
+        return localtime.WEEKDAYS[key]
+    if key in _FULL_WEEKDAYS:
+        return _FULL_WEEKDAYS.index(key)
     raise ValueError(f"not a weekday: {name!r}")
 
 
@@ -120,41 +122,6 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
-# --- local time --------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=64)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-@lru_cache(maxsize=65536)
-def local_to_utc(day: date, wall: time, zone: ZoneInfo) -> datetime:
-    """The UTC instant of a local date and wall time.
-
-    A wall time inside a spring-forward gap does not exist: it moves to the next valid instant,
-    the end of the gap (02:30 in a 02:00->03:00 gap is 03:00 in the new offset). An ambiguous
-    wall time in a fall-back fold takes its first occurrence (fold=0).
-    """
-    naive = datetime.combine(day, wall)
-    first = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    if first.astimezone(zone).replace(tzinfo=None) == naive:
-        return first
-    # In a gap, fold=0 reads the wall time with the offset before the transition and fold=1
-    # with the one after; the transition lies between the two readings. zoneinfo does not
-    # expose it, so bisect to the second (tz transitions are on whole UTC seconds).
-    lo = naive.replace(tzinfo=zone, fold=1).astimezone(UTC).replace(microsecond=0)
-    hi = first
-    before = lo.astimezone(zone).utcoffset()
-    while hi - lo > timedelta(seconds=1):
-        mid = (lo + (hi - lo) / 2).replace(microsecond=0)
-        if mid.astimezone(zone).utcoffset() == before:
-            lo = mid
-        else:
-            hi = mid
-    return hi
-
-
 # --- handoffs ---------------------------------------------------------------------------------
 
 
@@ -167,7 +134,7 @@ def _first_day(rota: RotaSpec) -> date:
 def handoff_at(rota: RotaSpec, k: int) -> datetime:
     """The k-th handoff (k = 0 is the first); negative k are the would-be earlier ones."""
     day = _first_day(rota) + timedelta(days=k * rota.length.days)
-    return local_to_utc(day, rota.handoff_time, _zone(rota.timezone))
+    return localtime.local_to_utc(day, rota.handoff_time, localtime.zone(rota.timezone))
 
 
 def period_of(rota: RotaSpec, at: datetime) -> int:
@@ -198,9 +165,9 @@ def _window_intervals(
     while day <= last:
         for w in windows:
             if day.weekday() in w.days:
-                a = local_to_utc(day, w.start, zone)
+                a = localtime.local_to_utc(day, w.start, zone)
                 end_day = day + timedelta(days=1) if w.end <= w.start else day
-                b = local_to_utc(end_day, w.end, zone)
+                b = localtime.local_to_utc(end_day, w.end, zone)
                 if b > start and a < end:
                     out.append((max(a, start), min(b, end)))
         day += timedelta(days=1)
@@ -278,7 +245,7 @@ class Schedule:
             else TimeOff(t.person, _utc(t.start), _utc(t.end))
             for t in time_off
         )
-        self._zone = _zone(rota.timezone)
+        self._zone = localtime.zone(rota.timezone)
         self._first = _first_day(rota)
         self._days = rota.length.days
         self._handoffs: dict[int, datetime] = {}
@@ -318,7 +285,9 @@ class Schedule:
         found = self._handoffs.get(k)
         if found is None:
             day = self._first + timedelta(days=k * self._days)
-            found = self._handoffs[k] = local_to_utc(day, self.rota.handoff_time, self._zone)
+            found = self._handoffs[k] = localtime.local_to_utc(
+                day, self.rota.handoff_time, self._zone
+            )
         return found
 
     def period(self, at: datetime) -> int:
@@ -526,7 +495,7 @@ def fairness(
     weekends (local Saturday and Sunday, both in `zone`, default the rota's), shift rows, and
     overrides given (time an override took from their shift with time off applied) and taken."""
     start, end = _utc(start), _utc(end)
-    tz = _zone(zone or rota.timezone)
+    tz = localtime.zone(zone or rota.timezone)
     working = _window_intervals([working_hours], tz, start, end)
     weekend = _window_intervals([Window(frozenset({5, 6}), time(0), time(0))], tz, start, end)
     schedule = Schedule(rota, overrides, time_off)

@@ -340,10 +340,8 @@ def fairness(
     schedule = load_schedule(session, team_id=team_id, start=start, end=end)
     org = session.scalars(select(Organization)).first()
     days = org.working_days if org else ["mon", "tue", "wed", "thu", "fri"]
-    hours = rotation.Window(
-        days=frozenset(spec.WEEKDAYS.index(d) for d in days),
-        start=spec.hhmm(org.working_start if org else "09:00"),
-        end=spec.hhmm(org.working_end if org else "18:00"),
+    hours = spec.window(
+        days, org.working_start if org else "09:00", org.working_end if org else "18:00"
     )
     return rotation.fairness(
         schedule.rota,

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 
+from onduty.localtime import WEEKDAYS
 from onduty.schedules import rotation
 from onduty.schedules.models import Rota
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def hhmm(value: str) -> time:
@@ -18,14 +17,14 @@ def hhmm(value: str) -> time:
 
 def window(days: list[str], start: str, end: str) -> rotation.Window:
     return rotation.Window(
-        days=frozenset(WEEKDAYS.index(d) for d in days), start=hhmm(start), end=hhmm(end)
+        days=frozenset(WEEKDAYS[d] for d in days), start=hhmm(start), end=hhmm(end)
     )
 
 
 def from_row(rota: Rota) -> rotation.RotaSpec:
     return rotation.RotaSpec(
         timezone=rota.timezone,
-        handoff_weekday=WEEKDAYS.index(rota.handoff_day),
+        handoff_weekday=WEEKDAYS[rota.handoff_day],
         handoff_time=hhmm(rota.handoff_time),
         start=rota.start,
         length=timedelta(days=rota.length_days),

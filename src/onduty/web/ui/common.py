@@ -8,7 +8,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from onduty import localtime
 from onduty.auth import service as auth_service
 from onduty.auth import session as browser
 from onduty.people.models import Login, Organization
@@ -114,9 +114,7 @@ def install(app: FastAPI) -> None:
 def when(value: datetime | None, zone: str, seconds: bool = False) -> str:
     if value is None:
         return ""
-    return value.astimezone(ZoneInfo(zone)).strftime(
-        "%a %d %b %H:%M:%S" if seconds else "%a %d %b %H:%M"
-    )
+    return localtime.short(value, zone, seconds=seconds)
 
 
 def age(now: datetime, then: datetime) -> str:

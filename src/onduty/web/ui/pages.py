@@ -6,18 +6,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from onduty import localtime
 from onduty import models as m
 from onduty.audit import service as audit_service
 from onduty.config import Settings
 from onduty.errors import InvalidInput, OndutyError
-from onduty.policy.derive import to_utc
 from onduty.schedules import service as schedules_service
 from onduty.services import service as services_service
 from onduty.web.deps import get_session, get_settings
@@ -25,10 +24,6 @@ from onduty.web.ui.common import Viewer, checked_form, page_role, render, see_ot
 from onduty.web.ui.incidents import open_incidents
 
 router = APIRouter(include_in_schema=False)
-
-
-def local(value: datetime, zone: str) -> str:
-    return value.astimezone(ZoneInfo(zone)).strftime("%a %d %b %H:%M")
 
 
 def _oncall_now(session: Session, now: datetime) -> list[dict[str, Any]]:
@@ -44,7 +39,11 @@ def _oncall_now(session: Session, now: datetime) -> list[dict[str, Any]]:
                 "team": team,
                 "zone": rota.timezone,
                 "slots": [
-                    {"slot": r.slot, "person": r.person, "until": local(r.end, rota.timezone)}
+                    {
+                        "slot": r.slot,
+                        "person": r.person,
+                        "until": localtime.short(r.end, rota.timezone),
+                    }
                     for r in rows
                 ],
             }
@@ -119,8 +118,8 @@ def _team_context(session: Session, team_id: str, now: datetime, weeks: int) -> 
             "shifts": [
                 {
                     "person": s.person,
-                    "start": local(s.start, zone),
-                    "end": local(s.end, zone),
+                    "start": localtime.short(s.start, zone),
+                    "end": localtime.short(s.end, zone),
                     "source": s.source,
                 }
                 for s in shifts
@@ -133,8 +132,8 @@ def _team_context(session: Session, team_id: str, now: datetime, weeks: int) -> 
             "id": o.id,
             "slot": o.slot,
             "person": o.person_id,
-            "start": local(o.start, zone),
-            "end": local(o.end, zone),
+            "start": localtime.short(o.start, zone),
+            "end": localtime.short(o.end, zone),
             "reason": o.reason,
             "managed": o.managed,
         }
@@ -245,7 +244,7 @@ async def team_override_remove(
 
 def _form_instant(text: str, zone: str, field: str) -> datetime:
     try:
-        return to_utc(datetime.fromisoformat(text), zone)
+        return localtime.to_utc(datetime.fromisoformat(text), zone)
     except ValueError:
         raise InvalidInput(f"{field}: {text!r} is not a date and time", field) from None
 
