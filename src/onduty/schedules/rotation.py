@@ -14,20 +14,9 @@ from zoneinfo import ZoneInfo
 
 from onduty import localtime
 
-_FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # The smallest step a datetime can take: "the instant just before t" is t - _TICK, exactly.
 _TICK = timedelta(microseconds=1)
 _PERIOD_CACHE = 4096  # rotation periods a Schedule remembers for on_call_at (~80 years weekly)
-
-
-def parse_weekday(name: str) -> int:
-    """`mon`/`Monday` (any case) -> 0 ... `sun` -> 6."""
-    key = name.strip().lower()
-    if key in localtime.WEEKDAYS:
-        return localtime.WEEKDAYS[key]
-    if key in _FULL_WEEKDAYS:
-        return _FULL_WEEKDAYS.index(key)
-    raise ValueError(f"not a weekday: {name!r}")
 
 
 @dataclass(frozen=True)
@@ -129,17 +118,6 @@ def _first_day(rota: RotaSpec) -> date:
     if rota.length.days % 7 == 0:
         return rota.start + timedelta(days=(rota.handoff_weekday - rota.start.weekday()) % 7)
     return rota.start
-
-
-def handoff_at(rota: RotaSpec, k: int) -> datetime:
-    """The k-th handoff (k = 0 is the first); negative k are the would-be earlier ones."""
-    day = _first_day(rota) + timedelta(days=k * rota.length.days)
-    return localtime.local_to_utc(day, rota.handoff_time, localtime.zone(rota.timezone))
-
-
-def period_of(rota: RotaSpec, at: datetime) -> int:
-    """The k such that handoff k <= at < handoff k + 1 (negative before the first handoff)."""
-    return Schedule(rota).period(at)
 
 
 def handoff_instants(rota: RotaSpec, start: datetime, end: datetime) -> list[datetime]:
