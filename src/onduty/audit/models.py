@@ -16,9 +16,11 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    actor: Mapped[str] = mapped_column(String(100))  # login:<name>, token:<id>, person id, policy
+    # A person id, login:<name>, token:<id>, cli, or system (setup scripts and tests).
+    actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(64))  # e.g. override.create, token.revoke
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str] = mapped_column(String(100))
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # none_as_null: no before (a creation) or no after (a removal) is SQL NULL, not JSON null.
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

@@ -1,5 +1,6 @@
-"""API tokens and web logins: create, verify, revoke. Tokens are stored as SHA-256 digests
-(they are long and random, so a slow hash adds nothing); passwords as argon2 hashes."""
+"""API tokens and web logins: create, verify, revoke (each change with its audit record).
+Tokens are stored as SHA-256 digests (they are long and random, so a slow hash adds nothing);
+passwords as argon2 hashes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from onduty.audit import service as audit
 from onduty.auth.models import ApiToken, LoginFailure
 from onduty.errors import InvalidInput, NotFound, OndutyError
 from onduty.people.models import Login, Person
@@ -32,7 +34,13 @@ def _digest(token: str) -> str:
 
 
 def create_token(
-    session: Session, *, person_id: str | None, role: str, now: datetime, name: str | None = None
+    session: Session,
+    *,
+    person_id: str | None,
+    role: str,
+    now: datetime,
+    name: str | None = None,
+    actor: str = audit.SYSTEM,
 ) -> str:
     """Store a new token and return it; this is the only time its plain text exists."""
     if role not in ROLES:
@@ -40,17 +48,25 @@ def create_token(
     if person_id is not None and session.get(Person, person_id) is None:
         raise NotFound(f"no person with id {person_id!r}", "person")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(
-        ApiToken(
-            person_id=person_id,
-            role=role,
-            token_hash=_digest(token),
-            prefix=token[:10],
-            name=name,
-            created_at=now,
-        )
+    row = ApiToken(
+        person_id=person_id,
+        role=role,
+        token_hash=_digest(token),
+        prefix=token[:10],
+        name=name,
+        created_at=now,
     )
+    session.add(row)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="token.create",
+        object_type="api_token",
+        object_id=str(row.id),
+        at=now,
+        after={"prefix": row.prefix, "role": role, "person": person_id, "name": name},
+    )
     return token
 
 
@@ -62,11 +78,21 @@ def verify_token(session: Session, token: str) -> ApiToken | None:
     return row
 
 
-def revoke_token(session: Session, *, token_id: int, now: datetime) -> ApiToken:
+def revoke_token(session: Session, *, token_id: int, now: datetime, actor: str) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None:
         raise NotFound(f"no token with id {token_id}", "id")
     row.revoked_at = now
+    audit.record(
+        session,
+        actor=actor,
+        action="token.revoke",
+        object_type="api_token",
+        object_id=str(row.id),
+        at=now,
+        before={"prefix": row.prefix, "revoked": False},
+        after={"revoked": True},
+    )
     return row
 
 
@@ -82,12 +108,16 @@ def create_login(
     role: str,
     now: datetime,
     person_id: str | None = None,
+    actor: str = audit.SYSTEM,
 ) -> Login:
+    """Create a login, or give an existing one a new password, role and person (`login.reset`
+    in the audit log, which never holds a password or its hash)."""
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}", "role")
     if len(password) < 8:
         raise InvalidInput("password must be at least 8 characters", "password")
     login = session.scalars(select(Login).where(Login.username == username)).first()
+    before = None if login is None else {"role": login.role, "person": login.person_id}
     if login is None:
         login = Login(username=username, created_at=now)
         session.add(login)
@@ -95,6 +125,16 @@ def create_login(
     login.role = role
     login.person_id = person_id
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="login.create" if before is None else "login.reset",
+        object_type="login",
+        object_id=username,
+        at=now,
+        before=before,
+        after={"role": role, "person": person_id, "password": "set"},
+    )
     return login
 
 

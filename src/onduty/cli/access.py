@@ -30,7 +30,7 @@ def token_create(
     """Create an API token and print it (this once)."""
     with database(settings_for(database_url, demo=True)) as session:
         token = auth_service.create_token(
-            session, person_id=person, role=role, now=clock().now(), name=name
+            session, person_id=person, role=role, now=clock().now(), name=name, actor="cli"
         )
     out.print(token)
 
@@ -59,6 +59,7 @@ def user_create(
             role=role,
             now=clock().now(),
             person_id=person,
+            actor="cli",
         )
     out.print(f"login {username} ({role}) saved")
 

@@ -71,7 +71,7 @@ def policy_apply(file: Path, database_url: DatabaseUrl = None) -> None:
     if failed:
         raise typer.Exit(1)
     with database(settings_for(database_url, demo=True)) as session:
-        changes = apply_policy(session, policy)
+        changes = apply_policy(session, policy, actor="cli", now=clock().now())
     for change in changes:
         out.print(change)
     if not changes:

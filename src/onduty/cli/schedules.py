@@ -207,7 +207,9 @@ def override_list(
 def override_remove(override_id: int, database_url: DatabaseUrl = None) -> None:
     """Remove an override."""
     with database(settings_for(database_url, demo=True)) as session:
-        row = schedules_service.delete_override(session, override_id=override_id)
+        row = schedules_service.delete_override(
+            session, override_id=override_id, actor="cli", now=clock().now()
+        )
     out.print(f"removed override {row.id}")
 
 

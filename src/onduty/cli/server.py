@@ -157,14 +157,15 @@ def _prepare_demo(settings: Settings) -> None:
     if failed:
         raise CliError("the demo policy does not lint: " + "; ".join(messages))
     password = secrets.token_urlsafe(9)
+    now = clock().now()
     with database(settings) as session:
-        for change in apply_policy(session, policy):
+        for change in apply_policy(session, policy, actor="cli", now=now):
             out.print(f"demo: {change}")
         auth_service.create_login(
-            session, username="admin", password=password, role="admin", now=clock().now()
+            session, username="admin", password=password, role="admin", now=now, actor="cli"
         )
         token = auth_service.create_token(
-            session, person_id=None, role="admin", now=clock().now(), name="demo"
+            session, person_id=None, role="admin", now=now, name="demo", actor="cli"
         )
     out.print(f"login: admin / {password}")
     out.print(f"API token (admin): {token}")

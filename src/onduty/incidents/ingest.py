@@ -1,6 +1,6 @@
 """Incidents come in: alert signals (dedup by a unique index, grouping, auto-resolve), stored
-set-based, and bug reports by people. Services take a session and `now`, flush, and never
-commit: the caller owns the transaction."""
+set-based and recorded on the timeline, and bug reports by people, also audited. Services take
+a session and `now`, flush, and never commit: the caller owns the transaction."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, null, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from onduty.audit import service as audit
 from onduty.db.group_commit import BATCHED
 from onduty.db.memo import remembered
 from onduty.errors import Conflict, NotFound
@@ -320,7 +321,12 @@ def _settle(
     if signal.action == "acknowledge":
         if incident.status == "triggered":
             acknowledge(
-                session, incident_id=incident.id, actor=integration.name, channel=channel, now=now
+                session,
+                incident_id=incident.id,
+                actor=integration.name,
+                channel=channel,
+                now=now,
+                audited=False,
             )
         return
     closed = session.connection().execute(
@@ -342,7 +348,14 @@ def _settle(
         select(Alert.id).where(Alert.incident_id == incident.id, Alert.open_key.is_not(None))
     ).first()
     if still_open is None and integration.auto_resolve and incident.status != "resolved":
-        resolve(session, incident_id=incident.id, actor=integration.name, channel=channel, now=now)
+        resolve(
+            session,
+            incident_id=incident.id,
+            actor=integration.name,
+            channel=channel,
+            now=now,
+            audited=False,
+        )
         result.resolved.append(incident.id)
 
 
@@ -388,4 +401,19 @@ def report(
     [incident_id] = insert_incidents(session, [row], events)
     events.append(event(incident_id, now, "reported", actor, channel))
     write_events(session, events)
+    # `channel` is where the report came from (team, qa, client, ...), not how it reached us.
+    audit.record(
+        session,
+        actor=actor,
+        action="incident.report",
+        object_type="incident",
+        object_id=str(incident_id),
+        at=now,
+        after={
+            "service": service.id,
+            "title": title,
+            "priority": row["priority"],
+            "source": channel,
+        },
+    )
     return get_incident(session, incident_id=incident_id)

@@ -1,6 +1,6 @@
-"""Incidents: the lifecycle (acknowledge, resolve, reopen, escalate, update) with its timeline,
-and reads. Services take a session and `now`, flush, and never commit: the caller owns the
-transaction."""
+"""Incidents: the lifecycle (acknowledge, resolve, reopen, escalate, update) with its timeline
+and audit record, and reads. Services take a session and `now`, flush, and never commit: the
+caller owns the transaction."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from onduty.audit import service as audit
 from onduty.db import dialect
 from onduty.errors import InvalidInput, InvalidTransition, NotFound
 from onduty.escalation import service as escalation_service
@@ -46,6 +47,30 @@ def locked(session: Session, incident_id: int) -> Incident:
     return incident
 
 
+def _audit(
+    session: Session,
+    incident: Incident,
+    action: str,
+    changes: dict[str, Any],
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    """The audit record of a change a person made; `changes` maps each changed field to its
+    [old, new] values, as the timeline's `updated` events do. (The channel is on the timeline
+    event written beside it.)"""
+    audit.record(
+        session,
+        actor=actor,
+        action=f"incident.{action}",
+        object_type="incident",
+        object_id=str(incident.id),
+        at=now,
+        before={k: old for k, (old, _new) in changes.items()},
+        after={k: new for k, (_old, new) in changes.items()},
+    )
+
+
 def _stage(incident: Incident, stage: str, now: datetime) -> None:
     stages = dict(incident.stages or {})
     stages.setdefault(stage, now.isoformat())
@@ -54,9 +79,16 @@ def _stage(incident: Incident, stage: str, now: datetime) -> None:
 
 
 def acknowledge(
-    session: Session, *, incident_id: int, actor: str, channel: str, now: datetime
+    session: Session,
+    *,
+    incident_id: int,
+    actor: str,
+    channel: str,
+    now: datetime,
+    audited: bool = True,
 ) -> Incident:
-    """Take charge: stops escalation and cancels unsent pages in this transaction.
+    """Take charge: stops escalation and cancels unsent pages in this transaction. Monitoring's
+    own acknowledgements (intake) pass `audited=False`: the timeline records them.
 
     Raises:
         InvalidTransition: already acknowledged (says by whom) or resolved.
@@ -69,6 +101,7 @@ def acknowledge(
         )
     if incident.status == "resolved":
         raise InvalidTransition(f"incident #{incident.number} is resolved", "status")
+    was = incident.status
     incident.status, incident.acknowledged_at, incident.acknowledged_by = "acknowledged", now, actor
     incident.generation += 1
     _stage(incident, "acknowledged", now)
@@ -83,16 +116,27 @@ def acknowledge(
         seconds_to_acknowledge=int((now - incident.created_at).total_seconds()),
         cancelled=cancelled,
     )
+    if audited:
+        status = {"status": [was, incident.status]}
+        _audit(session, incident, "acknowledge", status, actor=actor, now=now)
     session.flush()
     return incident
 
 
 def resolve(
-    session: Session, *, incident_id: int, actor: str, channel: str, now: datetime
+    session: Session,
+    *,
+    incident_id: int,
+    actor: str,
+    channel: str,
+    now: datetime,
+    audited: bool = True,
 ) -> Incident:
+    """Resolve the incident and its open alerts; `audited` as for `acknowledge`."""
     incident = locked(session, incident_id)
     if incident.status == "resolved":
         raise InvalidTransition(f"incident #{incident.number} is already resolved", "status")
+    was = incident.status
     incident.status, incident.resolved_at, incident.resolved_by = "resolved", now, actor
     incident.generation += 1
     _stage(incident, "resolved_on_call", now)
@@ -111,6 +155,9 @@ def resolve(
         channel=channel,
         cancelled=cancelled,
     )
+    if audited:
+        status = {"status": [was, incident.status]}
+        _audit(session, incident, "resolve", status, actor=actor, now=now)
     session.flush()
     return incident
 
@@ -124,12 +171,15 @@ def reopen(
         raise InvalidTransition(
             f"incident #{incident.number} is {incident.status}, not resolved", "status"
         )
+    was = incident.status
     incident.status, incident.resolved_at, incident.resolved_by = "triggered", None, None
     incident.acknowledged_at = incident.acknowledged_by = None
     incident.generation += 1
     incident.page_due_at = now
     incident.backlog = False
     timeline(session, incident, now=now, kind="reopened", actor=actor, channel=channel)
+    status = {"status": [was, incident.status]}
+    _audit(session, incident, "reopen", status, actor=actor, now=now)
     session.flush()
     return incident
 
@@ -143,6 +193,7 @@ def escalate(
         raise InvalidTransition(
             f"incident #{incident.number} is resolved: reopen it first", "status"
         )
+    was = incident.status
     if incident.status == "acknowledged":
         incident.status, incident.acknowledged_at, incident.acknowledged_by = (
             "triggered",
@@ -153,6 +204,8 @@ def escalate(
     incident.backlog, incident.page_due_at = False, min(incident.page_due_at, now)
     escalation_service.escalate_now(session, incident=incident, now=now)
     timeline(session, incident, now=now, kind="escalated", actor=actor, channel=channel)
+    status = {"status": [was, incident.status]}
+    _audit(session, incident, "escalate", status, actor=actor, now=now)
     session.flush()
     return incident
 
@@ -170,6 +223,9 @@ ACTIONS: dict[str, Action] = {
     "escalate": escalate,
     "reopen": reopen,
 }
+
+
+_UPDATE_ACTIONS = {"priority": "priority", "discipline": "discipline", "assignee": "reassign"}
 
 
 def update_incident(
@@ -211,6 +267,10 @@ def update_incident(
             channel=channel,
             changes=changes,
         )
+        # One field changed is named for what a person did (the page's priority and reassign
+        # forms); several at once (the API's PATCH) is an update.
+        action = _UPDATE_ACTIONS[next(iter(changes))] if len(changes) == 1 else "update"
+        _audit(session, incident, action, changes, actor=actor, now=now)
     session.flush()
     return incident
 

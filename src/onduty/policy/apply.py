@@ -1,16 +1,21 @@
-"""Makes the database match a policy file, in the caller's transaction, and says what changed.
-Only objects the policy file made (`managed`) are changed or removed; others are left alone."""
+"""Makes the database match a policy file, in the caller's transaction, and says what changed:
+a line per created, changed or removed object, and an audit record for each. Only objects the
+policy file made (`managed`) are changed or removed; others are left alone."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from onduty import models as m
+from onduty.audit import service as audit
+from onduty.clock import SystemClock
 from onduty.policy.schema import PolicyFile
 from onduty.policy.state import Record, State, from_database, from_policy
 
@@ -19,21 +24,56 @@ def new_integration_key() -> str:
     return secrets.token_hex(16)
 
 
+@dataclass
+class _Changes:
+    """What an apply changed: the lines it returns and an audit record per line, i.e. per object
+    (`policy.create`, `policy.change`, `policy.remove`), so that an object's history reads the
+    same whether a file or a person changed it. A changed object's record names the fields, not
+    their values: the file holds those, and some (contact method secrets, integration keys) do
+    not belong in a log; overrides and time off carry their windows."""
+
+    actor: str
+    now: datetime
+    lines: list[str] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, line: str, object_type: str, object_id: str, verb: str, **data: Any) -> None:
+        self.lines.append(line)
+        self.records.append(
+            audit.entry(
+                actor=self.actor,
+                action=f"policy.{verb}",
+                object_type=object_type,
+                object_id=object_id,
+                at=self.now,
+                before=(data or None) if verb == "remove" else None,
+                after=None if verb == "remove" else (data or None),
+            )
+        )
+
+
 def apply_policy(
-    session: Session, policy: PolicyFile, *, new_key: Callable[[], str] = new_integration_key
+    session: Session,
+    policy: PolicyFile,
+    *,
+    new_key: Callable[[], str] = new_integration_key,
+    actor: str = audit.SYSTEM,
+    now: datetime | None = None,
 ) -> list[str]:
-    """Write `policy` into the database; return one line per created, changed or removed object.
+    """Write `policy` into the database; return one line per created, changed or removed object,
+    each recorded in the audit log as done by `actor` at `now` (default: the system clock).
 
     The caller commits; an exception leaves the transaction to be rolled back whole.
     """
     want = from_policy(policy)
     have = from_database(session, managed_only=True)
     _keep_integration_keys(session, want, new_key)
-    changes: list[str] = []
+    changes = _Changes(actor, now or SystemClock().now())
 
     if want.organization != have.organization:
         _write_organization(session, want.organization)
-        changes.append("changed organization" if have.organization else "created organization")
+        verb = "change" if have.organization else "create"
+        changes.add(f"{verb}d organization", "organization", "1", verb)
 
     _sync(session, "person", want.people, have.people, _write_person, changes)
     _sync(session, "team", want.teams, have.teams, _write_team, changes)
@@ -49,25 +89,31 @@ def apply_policy(
         for ident in sorted(set(h) - set(w)):
             session.delete(session.get(model, ident))
             session.flush()
-            changes.append(f"removed {what} {ident}")
+            changes.add(f"removed {what} {ident}", what.replace(" ", "_"), ident, "remove")
 
     current_priorities = from_database(session, managed_only=False).priorities
     if want.priorities != current_priorities:
         session.execute(delete(m.PriorityPolicy))
         for name, rec in want.priorities.items():
             session.add(m.PriorityPolicy(priority=name, **rec))
-        changes.append("changed priority policy")
+        names = sorted(set(want.priorities) | set(current_priorities))
+        which = [p for p in names if want.priorities.get(p) != current_priorities.get(p)]
+        changes.add("changed priority policy", "priority_policy", ",".join(which), "change")
     current_rules = from_database(session, managed_only=False).criticality_rules
     if want.criticality_rules != current_rules:
         session.execute(delete(m.CriticalityRule))
         session.flush()
         for i, rule in enumerate(want.criticality_rules):
             session.add(m.CriticalityRule(position=i, when=rule["when"], priority=rule["priority"]))
-        changes.append(f"changed criticality rules ({len(want.criticality_rules)} rules)")
+        count = len(want.criticality_rules)
+        changes.add(
+            f"changed criticality rules ({count} rules)", "criticality_rules", "all", "change"
+        )
 
     _sync_windows(session, want, have, changes)
     session.flush()
-    return changes
+    audit.record_all(session, changes.records)
+    return changes.lines
 
 
 def _keep_integration_keys(session: Session, want: State, new_key: Callable[[], str]) -> None:
@@ -85,7 +131,7 @@ def _sync(
     want: dict[str, Record],
     have: dict[str, Record],
     write: Callable[[Session, str, Record], None],
-    changes: list[str],
+    changes: _Changes,
 ) -> None:
     for ident, rec in want.items():
         old = have.get(ident)
@@ -93,11 +139,13 @@ def _sync(
             continue
         write(session, ident, rec)
         session.flush()
+        object_type = what.replace(" ", "_")
         if old is None:
-            changes.append(f"created {what} {ident}")
+            changes.add(f"created {what} {ident}", object_type, ident, "create")
         else:
-            fields = ", ".join(k for k in rec if rec[k] != old.get(k))
-            changes.append(f"changed {what} {ident} ({fields})")
+            fields = [k for k in rec if rec[k] != old.get(k)]
+            line = f"changed {what} {ident} ({', '.join(fields)})"
+            changes.add(line, object_type, ident, "change", fields=fields)
 
 
 def _write_organization(session: Session, rec: Record | None) -> None:
@@ -206,7 +254,11 @@ def _write_service(session: Session, ident: str, rec: Record) -> None:
     service.integrations[:] = keep
 
 
-def _sync_windows(session: Session, want: State, have: State, changes: list[str]) -> None:
+def _window(start: datetime, end: datetime, reason: str | None = None) -> dict[str, Any]:
+    return {"start": start.isoformat(), "end": end.isoformat(), "reason": reason}
+
+
+def _sync_windows(session: Session, want: State, have: State, changes: _Changes) -> None:
     for row in sorted(have.overrides - want.overrides, key=str):
         session.execute(
             delete(m.Override).where(
@@ -218,7 +270,14 @@ def _sync_windows(session: Session, want: State, have: State, changes: list[str]
                 m.Override.end == row[4],
             )
         )
-        changes.append(f"removed override {row[0]}/{row[1]} {row[2]} {row[3]:%Y-%m-%d %H:%M}Z")
+        changes.add(
+            f"removed override {row[0]}/{row[1]} {row[2]} {row[3]:%Y-%m-%d %H:%M}Z",
+            "override",
+            f"{row[0]}/{row[1]}",
+            "remove",
+            person=row[2],
+            **_window(row[3], row[4], row[5]),
+        )
     for row in sorted(want.overrides - have.overrides, key=str):
         team, slot, person, start, end, reason = row
         session.add(
@@ -233,7 +292,14 @@ def _sync_windows(session: Session, want: State, have: State, changes: list[str]
                 created_by="policy",
             )
         )
-        changes.append(f"created override {team}/{slot} {person} {start:%Y-%m-%d %H:%M}Z")
+        changes.add(
+            f"created override {team}/{slot} {person} {start:%Y-%m-%d %H:%M}Z",
+            "override",
+            f"{team}/{slot}",
+            "create",
+            person=person,
+            **_window(start, end, reason),
+        )
     for row in sorted(have.time_off - want.time_off, key=str):
         session.execute(
             delete(m.TimeOff).where(
@@ -243,8 +309,20 @@ def _sync_windows(session: Session, want: State, have: State, changes: list[str]
                 m.TimeOff.end == row[2],
             )
         )
-        changes.append(f"removed time off {row[0]} {row[1]:%Y-%m-%d %H:%M}Z")
+        changes.add(
+            f"removed time off {row[0]} {row[1]:%Y-%m-%d %H:%M}Z",
+            "time_off",
+            row[0],
+            "remove",
+            **_window(row[1], row[2], row[3]),
+        )
     for row in sorted(want.time_off - have.time_off, key=str):
         person, start, end, reason = row
         session.add(m.TimeOff(person_id=person, start=start, end=end, reason=reason, managed=True))
-        changes.append(f"created time off {person} {start:%Y-%m-%d %H:%M}Z")
+        changes.add(
+            f"created time off {person} {start:%Y-%m-%d %H:%M}Z",
+            "time_off",
+            person,
+            "create",
+            **_window(start, end, reason),
+        )

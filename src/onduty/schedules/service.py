@@ -1,5 +1,6 @@
 """Who is on call: loads rotas, overrides and time off, asks the pure arithmetic, and manages
-overrides, swaps and time off (conflicts refused under a per-team row lock)."""
+overrides, swaps and time off (conflicts refused under a per-team row lock), each change with
+its audit record."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from functools import cached_property
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from onduty.audit import service as audit
 from onduty.db.memo import forget, remembered
 from onduty.errors import Conflict, InvalidInput, NotFound
 from onduty.people.models import Organization, Person, SupportLevel, Team
@@ -202,6 +204,14 @@ def list_overrides(
     return list(session.scalars(query))
 
 
+def _window(row: Override | TimeOff) -> dict[str, str]:
+    return {"start": row.start.isoformat(), "end": row.end.isoformat()}
+
+
+def _override_doc(row: Override) -> dict[str, str | None]:
+    return {"team": row.team_id, "slot": row.slot, "person": row.person_id, **_window(row)}
+
+
 def create_override(
     session: Session,
     *,
@@ -214,11 +224,46 @@ def create_override(
     reason: str | None = None,
     created_by: str | None = None,
 ) -> Override:
-    """Give `slot` to `person_id` for [start, end).
+    """Give `slot` to `person_id` for [start, end); `created_by` is the actor.
 
     Raises:
         Conflict: another override already holds an overlapping part of the same slot.
     """
+    row = _add_override(
+        session,
+        team_id=team_id,
+        slot=slot,
+        person_id=person_id,
+        start=start,
+        end=end,
+        now=now,
+        reason=reason,
+        created_by=created_by,
+    )
+    audit.record(
+        session,
+        actor=created_by or audit.SYSTEM,
+        action="override.create",
+        object_type="override",
+        object_id=str(row.id),
+        at=now,
+        after={**_override_doc(row), "reason": reason},
+    )
+    return row
+
+
+def _add_override(
+    session: Session,
+    *,
+    team_id: str,
+    slot: str,
+    person_id: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    reason: str | None,
+    created_by: str | None,
+) -> Override:
     _check_window(start, end)
     rota = _rota(session, team_id, lock=True)
     if slot not in {s.name for s in rota.slots}:
@@ -256,13 +301,22 @@ def create_override(
     return row
 
 
-def delete_override(session: Session, *, override_id: int) -> Override:
+def delete_override(session: Session, *, override_id: int, actor: str, now: datetime) -> Override:
     row = session.get(Override, override_id)
     if row is None:
         raise NotFound(f"no override with id {override_id}", "id")
     forget(session, _ON_CALL)
     session.delete(row)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="override.remove",
+        object_type="override",
+        object_id=str(override_id),
+        at=now,
+        before=_override_doc(row),
+    )
     return row
 
 
@@ -277,7 +331,8 @@ def swap(
     created_by: str | None = None,
 ) -> tuple[Override, Override]:
     """Exchange the shifts of `slot` that cover instants `first` and `second`, atomically:
-    each person takes the other's whole shift, as two overrides in the caller's transaction."""
+    each person takes the other's whole shift, as two overrides in the caller's transaction
+    and one audit record (a person asked for one swap)."""
     schedule = load_schedule(
         session, team_id=team_id, start=min(first, second), end=max(first, second)
     )
@@ -290,27 +345,28 @@ def swap(
     if a.start == b.start or a.person == b.person:
         raise InvalidInput("pick two shifts held by two different people", "second")
     reason = f"swap {a.person} <-> {b.person}"
-    one = create_override(
+    one, two = [
+        _add_override(
+            session,
+            team_id=team_id,
+            slot=slot,
+            person_id=person,
+            start=shift.start,
+            end=shift.end,
+            now=now,
+            reason=reason,
+            created_by=created_by,
+        )
+        for person, shift in ((b.person, a), (a.person, b))
+    ]
+    audit.record(
         session,
-        team_id=team_id,
-        slot=slot,
-        person_id=b.person,
-        start=a.start,
-        end=a.end,
-        now=now,
-        reason=reason,
-        created_by=created_by,
-    )
-    two = create_override(
-        session,
-        team_id=team_id,
-        slot=slot,
-        person_id=a.person,
-        start=b.start,
-        end=b.end,
-        now=now,
-        reason=reason,
-        created_by=created_by,
+        actor=created_by or audit.SYSTEM,
+        action="override.swap",
+        object_type="override",
+        object_id=f"{one.id},{two.id}",
+        at=now,
+        after={"overrides": [_override_doc(one), _override_doc(two)]},
     )
     return one, two
 
@@ -321,8 +377,11 @@ def create_time_off(
     person_id: str,
     start: datetime,
     end: datetime,
+    now: datetime,
     reason: str | None = None,
+    created_by: str | None = None,
 ) -> TimeOff:
+    """Take `person_id` off every rota for [start, end); `created_by` is the actor."""
     _check_window(start, end)
     if session.get(Person, person_id) is None:
         raise NotFound(f"no person with id {person_id!r}", "person")
@@ -330,6 +389,15 @@ def create_time_off(
     forget(session, _ON_CALL)
     session.add(row)
     session.flush()
+    audit.record(
+        session,
+        actor=created_by or audit.SYSTEM,
+        action="time_off.create",
+        object_type="time_off",
+        object_id=str(row.id),
+        at=now,
+        after={"person": person_id, **_window(row), "reason": reason},
+    )
     return row
 
 

@@ -170,9 +170,12 @@ def create_override(
 def delete_override(
     override_id: int,
     session: Session = Depends(get_session),
-    _caller: Caller = Depends(require("responder")),
+    clock: Clock = Depends(get_clock),
+    caller: Caller = Depends(require("responder")),
 ) -> Response:
-    schedules_service.delete_override(session, override_id=override_id)
+    schedules_service.delete_override(
+        session, override_id=override_id, actor=_actor(caller), now=clock.now()
+    )
     session.commit()
     return Response(status_code=204)
 
@@ -203,10 +206,17 @@ def create_swap(
 def create_time_off(
     body: TimeOffCreate,
     session: Session = Depends(get_session),
-    _caller: Caller = Depends(require("responder")),
+    clock: Clock = Depends(get_clock),
+    caller: Caller = Depends(require("responder")),
 ) -> TimeOffOut:
     row: TimeOff = schedules_service.create_time_off(
-        session, person_id=body.person, start=body.start, end=body.end, reason=body.reason
+        session,
+        person_id=body.person,
+        start=body.start,
+        end=body.end,
+        now=clock.now(),
+        reason=body.reason,
+        created_by=_actor(caller),
     )
     out = TimeOffOut(
         id=row.id, person=row.person_id, start=row.start, end=row.end, reason=row.reason

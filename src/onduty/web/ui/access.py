@@ -104,15 +104,7 @@ async def tokens_create(
             role=str(form.get("role", "")),
             name=str(form.get("name", "")) or None,
             now=now,
-        )
-        audit_service.record(
-            session,
             actor=viewer.actor,
-            action="token.create",
-            object_type="api_token",
-            object_id=created[:10],
-            at=now,
-            after={"role": form.get("role"), "person": form.get("person")},
         )
         session.commit()
     except OndutyError as exc:
@@ -138,17 +130,8 @@ async def tokens_revoke(
     viewer: Viewer = Depends(page_role("admin")),
 ) -> Response:
     await checked_form(request, viewer)
-    now = request.app.state.clock.now()
-    row = auth_service.revoke_token(session, token_id=token_id, now=now)
-    audit_service.record(
-        session,
-        actor=viewer.actor,
-        action="token.revoke",
-        object_type="api_token",
-        object_id=row.prefix,
-        at=now,
-        before={"revoked": False},
-        after={"revoked": True},
+    auth_service.revoke_token(
+        session, token_id=token_id, now=request.app.state.clock.now(), actor=viewer.actor
     )
     session.commit()
     return see_other("/tokens")

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onduty import models as m
-from onduty.audit import service as audit_service
 from onduty.errors import InvalidInput, NotFound, OndutyError
 from onduty.incidents import service as incidents_service
 from onduty.notify import models as ob
@@ -271,21 +270,15 @@ async def _change(
     form = await checked_form(request, viewer)
     now = request.app.state.clock.now()
     try:
-        incident = incidents_service.get_incident(session, incident_id=incident_id)
-        before = {
-            "status": incident.status,
-            "priority": incident.priority,
-            "assignee": incident.assignee_id,
-        }
         if name in incidents_service.ACTIONS:
-            incident = incidents_service.ACTIONS[name](
+            incidents_service.ACTIONS[name](
                 session, incident_id=incident_id, actor=viewer.actor, channel="web", now=now
             )
         elif name == "priority":
             priority = str(form.get("priority", ""))
             if priority not in PRIORITIES:
                 raise InvalidInput("priority must be P1, P2, P3 or P4", "priority")
-            incident = incidents_service.update_incident(
+            incidents_service.update_incident(
                 session,
                 incident_id=incident_id,
                 actor=viewer.actor,
@@ -297,7 +290,7 @@ async def _change(
             person = str(form.get("assignee", ""))
             if not person:
                 raise InvalidInput("choose a person to assign", "assignee")
-            incident = incidents_service.update_incident(
+            incidents_service.update_incident(
                 session,
                 incident_id=incident_id,
                 actor=viewer.actor,
@@ -305,21 +298,6 @@ async def _change(
                 now=now,
                 assignee=person,
             )
-        after = {
-            "status": incident.status,
-            "priority": incident.priority,
-            "assignee": incident.assignee_id,
-        }
-        audit_service.record(
-            session,
-            actor=viewer.actor,
-            action=f"incident.{name}",
-            object_type="incident",
-            object_id=str(incident_id),
-            at=now,
-            before={k: v for k, v in before.items() if after[k] != v} or before,
-            after={k: v for k, v in after.items() if before[k] != v} or after,
-        )
         session.commit()
     except OndutyError as exc:
         session.rollback()

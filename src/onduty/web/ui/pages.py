@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from onduty import localtime
 from onduty import models as m
-from onduty.audit import service as audit_service
 from onduty.config import Settings
 from onduty.errors import InvalidInput, OndutyError
 from onduty.schedules import service as schedules_service
@@ -181,7 +180,7 @@ async def team_override(
     try:
         start = _form_instant(str(form.get("start", "")), zone, "start")
         end = _form_instant(str(form.get("end", "")), zone, "end")
-        row = schedules_service.create_override(
+        schedules_service.create_override(
             session,
             team_id=team_id,
             slot=str(form.get("slot", "")),
@@ -191,21 +190,6 @@ async def team_override(
             now=now,
             reason=str(form.get("reason", "")) or None,
             created_by=viewer.actor,
-        )
-        audit_service.record(
-            session,
-            actor=viewer.actor,
-            action="override.create",
-            object_type="override",
-            object_id=str(row.id),
-            at=now,
-            after={
-                "team": team_id,
-                "slot": row.slot,
-                "person": row.person_id,
-                "start": row.start.isoformat(),
-                "end": row.end.isoformat(),
-            },
         )
         session.commit()
     except OndutyError as exc:
@@ -227,16 +211,11 @@ async def team_override_remove(
     viewer: Viewer = Depends(page_role("responder")),
 ) -> Response:
     await checked_form(request, viewer)
-    row = schedules_service.delete_override(session, override_id=override_id)
-    audit_service.record(
+    schedules_service.delete_override(
         session,
+        override_id=override_id,
         actor=viewer.actor,
-        action="override.remove",
-        object_type="override",
-        object_id=str(override_id),
-        at=request.app.state.clock.now(),
-        before={"team": row.team_id, "slot": row.slot, "person": row.person_id},
-        after=None,
+        now=request.app.state.clock.now(),
     )
     session.commit()
     return see_other(f"/teams/{team_id}")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onduty import models as m
-from onduty.audit import service as audit_service
+from onduty.errors import NotFound
 from onduty.notify import models as ob
+from onduty.notify import trial
 from onduty.web.deps import get_session, wake_engine
 from onduty.web.ui.common import (
     PageForbidden,
@@ -24,7 +24,6 @@ from onduty.web.ui.common import (
 )
 
 router = APIRouter(include_in_schema=False)
-TEST_TEXT = "Test notification from onduty"
 
 
 def _teams_of(session: Session) -> dict[str, list[str]]:
@@ -118,40 +117,14 @@ async def person_test(
     await checked_form(request, viewer)
     if not _may_test(viewer, person_id):
         raise PageForbidden("Only the person themself or a manager can send a test notification.")
-    person = session.get(m.Person, person_id)
-    if person is None:
+    try:
+        sent = trial.send_test(
+            session, person_id=person_id, actor=viewer.actor, now=request.app.state.clock.now()
+        )
+    except NotFound:
         return render(
             request, "error.html", viewer, status_code=404, message=f"No person {person_id!r}."
         )
-    now = request.app.state.clock.now()
-    for method in person.contact_methods:
-        session.add(
-            ob.OutboxMessage(
-                rule_key=f"test:{person.id}:{method.id}:{now:%Y%m%dT%H%M%S%f}",
-                event="test",
-                incident_id=None,
-                person_id=person.id,
-                contact_method_id=method.id,
-                channel=method.type,
-                text=TEST_TEXT,
-                status=ob.PENDING,
-                due_at=now,
-                attempts=0,
-                created_at=now,
-            )
-        )
-    audit_service.record(
-        session,
-        actor=viewer.actor,
-        action="person.test_notification",
-        object_type="person",
-        object_id=person.id,
-        at=now,
-        after={"contact_methods": [c.name for c in person.contact_methods]},
-    )
-    try:
-        session.commit()
-    except IntegrityError:  # the same instant twice: that test is already queued
-        session.rollback()
+    session.commit()
     wake_engine(request)
-    return see_other(f"/people/{person_id}?sent={len(person.contact_methods)}")
+    return see_other(f"/people/{person_id}?sent={sent}")

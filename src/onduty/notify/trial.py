@@ -1,0 +1,55 @@
+"""Test notifications: a message to each of a person's contact methods, queued in the outbox
+like a page so that the person sees every address work, with its audit record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from onduty.audit import service as audit
+from onduty.errors import NotFound
+from onduty.notify import models as ob
+from onduty.people.models import Person
+
+TEST_TEXT = "Test notification from onduty"
+
+
+def send_test(session: Session, *, person_id: str, actor: str, now: datetime) -> int:
+    """Queue a test message to each of the person's contact methods and return how many. A
+    second request at the same instant finds them queued already and changes nothing."""
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound(f"no person with id {person_id!r}", "person")
+    methods = list(person.contact_methods)
+    try:
+        with session.begin_nested():
+            session.add_all(
+                ob.OutboxMessage(
+                    rule_key=f"test:{person.id}:{method.id}:{now:%Y%m%dT%H%M%S%f}",
+                    event="test",
+                    incident_id=None,
+                    person_id=person.id,
+                    contact_method_id=method.id,
+                    channel=method.type,
+                    text=TEST_TEXT,
+                    status=ob.PENDING,
+                    due_at=now,
+                    attempts=0,
+                    created_at=now,
+                )
+                for method in methods
+            )
+    except IntegrityError:
+        return len(methods)
+    audit.record(
+        session,
+        actor=actor,
+        action="person.test_notification",
+        object_type="person",
+        object_id=person.id,
+        at=now,
+        after={"contact_methods": [c.name for c in methods]},
+    )
+    return len(methods)
