@@ -223,47 +223,14 @@ def create_override(
     now: datetime,
     reason: str | None = None,
     created_by: str | None = None,
+    audited: bool = True,
 ) -> Override:
-    """Give `slot` to `person_id` for [start, end); `created_by` is the actor.
+    """Give `slot` to `person_id` for [start, end); `created_by` is the actor. A swap passes
+    `audited=False`: it records its two overrides as one change.
 
     Raises:
         Conflict: another override already holds an overlapping part of the same slot.
     """
-    row = _add_override(
-        session,
-        team_id=team_id,
-        slot=slot,
-        person_id=person_id,
-        start=start,
-        end=end,
-        now=now,
-        reason=reason,
-        created_by=created_by,
-    )
-    audit.record(
-        session,
-        actor=created_by or audit.SYSTEM,
-        action="override.create",
-        object_type="override",
-        object_id=str(row.id),
-        at=now,
-        after={**_override_doc(row), "reason": reason},
-    )
-    return row
-
-
-def _add_override(
-    session: Session,
-    *,
-    team_id: str,
-    slot: str,
-    person_id: str,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    reason: str | None,
-    created_by: str | None,
-) -> Override:
     _check_window(start, end)
     rota = _rota(session, team_id, lock=True)
     if slot not in {s.name for s in rota.slots}:
@@ -298,6 +265,16 @@ def _add_override(
     forget(session, _ON_CALL)
     session.add(row)
     session.flush()
+    if audited:
+        audit.record(
+            session,
+            actor=created_by or audit.SYSTEM,
+            action="override.create",
+            object_type="override",
+            object_id=str(row.id),
+            at=now,
+            after={**_override_doc(row), "reason": reason},
+        )
     return row
 
 
@@ -345,20 +322,30 @@ def swap(
     if a.start == b.start or a.person == b.person:
         raise InvalidInput("pick two shifts held by two different people", "second")
     reason = f"swap {a.person} <-> {b.person}"
-    one, two = [
-        _add_override(
-            session,
-            team_id=team_id,
-            slot=slot,
-            person_id=person,
-            start=shift.start,
-            end=shift.end,
-            now=now,
-            reason=reason,
-            created_by=created_by,
-        )
-        for person, shift in ((b.person, a), (a.person, b))
-    ]
+    one = create_override(
+        session,
+        team_id=team_id,
+        slot=slot,
+        person_id=b.person,
+        start=a.start,
+        end=a.end,
+        now=now,
+        reason=reason,
+        created_by=created_by,
+        audited=False,
+    )
+    two = create_override(
+        session,
+        team_id=team_id,
+        slot=slot,
+        person_id=a.person,
+        start=b.start,
+        end=b.end,
+        now=now,
+        reason=reason,
+        created_by=created_by,
+        audited=False,
+    )
     audit.record(
         session,
         actor=created_by or audit.SYSTEM,
