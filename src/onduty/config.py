@@ -24,9 +24,13 @@ class Settings(BaseSettings):
     demo: bool = False
     # `onduty serve` runs the engine in each serving process unless told not to (--no-engine).
     serve_engine: bool = True
-    # Inbound limits (SPEC §6.3).
-    max_body_bytes: int = 512 * 1024
+    # Inbound limits (SPEC §6.3). The body limit holds for every route (web/limits.py).
+    max_body_bytes: int = Field(default=512 * 1024, ge=1024)
     integration_rate_limit: int = Field(default=300, ge=1)  # requests per minute per integration
+    # Alerts in one inbound request; Alertmanager's `max_alerts` can keep a group under it.
+    max_alerts_per_request: int = Field(default=100, ge=1)
+    # The longest override or time off the API and the pages accept (the CLI is not limited).
+    max_schedule_window: timedelta = timedelta(days=90)
     login_throttle_after: int = 5
     # Per contact method per 15 minutes; more are delayed, never dropped.
     sms_per_15m: int = Field(default=5, ge=1)
@@ -48,7 +52,7 @@ class Settings(BaseSettings):
     twilio_from_number: str | None = None
     webhook_timeout_s: float = 10
 
-    @field_validator("engine_tick", mode="before")
+    @field_validator("engine_tick", "max_schedule_window", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         if isinstance(value, str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -18,6 +19,7 @@ from tests.scenario import World, sms_only
 from onduty.clock import FakeClock
 from onduty.config import Settings
 from onduty.notify import signing
+from onduty.people.models import Person
 
 SLACK_SECRET = "slack-signing-secret-0123"
 TWILIO_TOKEN = "twilio-auth-token-0123"
@@ -133,4 +135,106 @@ def test_voice_keypad_acknowledges(world: World) -> None:
         gather.removeprefix("http://onduty.test"), data=form, headers={"X-Twilio-Signature": sig}
     )
     assert answer.status_code == 200 and "Incident 1 is now acknowledged" in answer.text
+    assert status(world) == "acknowledged"
+
+
+# --- identity and shape of what Slack and Twilio send -----------------------------------------
+
+
+def slack_post(world: World, body: bytes) -> Any:
+    ts = str(int(world.clock.now().timestamp()))
+    headers = {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signing.slack_signature(SLACK_SECRET, ts, body),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    return world.client.post("/integrations/slack/interactions", content=body, headers=headers)
+
+
+def slack_body(payload: object) -> bytes:
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def test_a_signed_slack_payload_without_a_user_acts_as_nobody(world: World) -> None:
+    # arjun has no Slack id: a lookup by a missing user.id used to find him (NULL = NULL).
+    acks = [{"action_id": "acknowledge", "value": "1"}]
+    for user in ({}, {"id": None}, {"id": ""}, {"id": "  "}, None):
+        payload = {"type": "block_actions", "actions": acks}
+        answer = slack_post(world, slack_body({**payload, "user": user}))
+        assert answer.status_code == 422 and answer.json()["field"] == "payload", answer.text
+    unknown = slack_post(world, slack_body({"user": {"id": "U0NOBODY"}, "actions": acks}))
+    assert unknown.status_code == 200 and "not a person onduty knows" in unknown.json()["text"]
+    assert status(world) == "triggered"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"payload=%7Bnot+json",
+        b"no-payload-field",
+        b"",
+        b"payload=%5B1%2C2%5D",  # a JSON array
+        b"\xff\xfe",
+        slack_body({"user": {"id": "U0ASHA"}, "actions": {"action_id": "acknowledge"}}),
+        slack_body({"user": {"id": "U0ASHA"}, "actions": ["acknowledge"]}),
+        slack_body({"user": {"id": "U0ASHA"}, "actions": [{"action_id": "acknowledge"}]}),
+        slack_body(
+            {"user": {"id": "U0ASHA"}, "actions": [{"action_id": "resolve", "value": "1e3"}]}
+        ),
+        slack_body(
+            {
+                "user": {"id": "U0ASHA"},
+                "actions": [{"action_id": "acknowledge", "value": str(2**63)}],
+            }
+        ),
+        slack_body(
+            {
+                "user": {"id": "U0ASHA"},
+                "actions": [{"action_id": "acknowledge", "value": str(2**31)}],
+            }
+        ),
+    ],
+)
+def test_a_malformed_but_signed_slack_payload_is_422(world: World, body: bytes) -> None:
+    answer = slack_post(world, body)
+    assert answer.status_code == 422 and answer.json()["field"] == "payload", answer.text
+    assert status(world) == "triggered"
+
+
+def test_an_sms_without_a_sender_acts_as_nobody(world: World) -> None:
+    with world.session_factory() as s, s.begin():  # someone without a phone number
+        s.add(Person(id="nophone", name="No Phone"))
+    url = "http://onduty.test/integrations/twilio/sms"
+    for form in ({"Body": "1A"}, {"From": "", "Body": "1A"}):
+        sig = signing.twilio_signature(TWILIO_TOKEN, url, form)
+        answer = world.client.post(
+            "/integrations/twilio/sms", data=form, headers={"X-Twilio-Signature": sig}
+        )
+        assert answer.status_code == 200 and "Reply with the incident number" in answer.text
+    assert status(world) == "triggered"
+
+
+def voice(world: World, url: str, digits: str) -> Any:
+    form = {"Digits": digits, "CallSid": "CA1"}
+    sig = signing.twilio_signature(TWILIO_TOKEN, url, form)
+    return world.client.post(
+        url.removeprefix("http://onduty.test"), data=form, headers={"X-Twilio-Signature": sig}
+    )
+
+
+def test_the_voice_keypad_takes_only_its_own_url_and_only_once(world: World) -> None:
+    # An e-mail link's token (here: acknowledge) is no keypad URL, whatever digit is pressed.
+    ack_token = world.actions["acknowledge"].rsplit("/", 1)[1]
+    borrowed = f"http://onduty.test/integrations/twilio/voice/{ack_token}"
+    assert voice(world, borrowed, "2").status_code == 404
+    assert status(world) == "triggered"
+    # Nor is a keypad URL an action link.
+    gather = world.actions["voice_gather"]
+    keypad_token = gather.rsplit("/", 1)[1]
+    assert world.client.post(f"/actions/{keypad_token}").status_code == 404
+    assert status(world) == "triggered"
+    first = voice(world, gather, "1")
+    assert "Incident 1 is now acknowledged" in first.text
+    again = voice(world, gather, "2")
+    assert again.status_code == 200 and "already answered" in again.text
     assert status(world) == "acknowledged"

@@ -18,6 +18,7 @@ from tests.integration.test_policy_apply import apply_doc
 from tests.policy_cases import example
 
 from onduty import models as m
+from onduty.auth import service as auth_service
 from onduty.clock import FakeClock
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
@@ -467,3 +468,88 @@ def test_fifty_concurrent_identical_posts_make_exactly_one_incident(
         ("storefront", 25),
         ("storefront", 25),
     ]
+
+
+# --- bounds: alerts per request, key and text lengths -----------------------------------------
+
+
+def test_one_request_holds_at_most_max_alerts_per_request(
+    client: TestClient, acme: sessionmaker[Session]
+) -> None:
+    checks = [{"check": {"name": f"Check {n} is down", "id": f"c-{n}"}} for n in range(101)]
+    answer = post(client, GENERIC_KEY, json.dumps(checks).encode())
+    assert answer.status_code == 422 and answer.json()["field"] == "alerts"
+    assert "holds 101 alerts; at most 100" in answer.json()["error"]
+    assert counts(acme) == (0, 0, 0)  # 101 alerts used to open 101 incidents
+    assert post(client, GENERIC_KEY, json.dumps(checks[:100]).encode()).status_code == 202
+    assert counts(acme)[0] == 100
+    # The cap is a setting, and holds for Alertmanager's groups as well.
+    client.app.state.settings.max_alerts_per_request = 2  # type: ignore[attr-defined]
+    group = post(client, AM_KEY, payload("alertmanager_firing_group_of_3.json"))
+    assert group.status_code == 422 and group.json()["field"] == "alerts"
+
+
+def test_long_sender_keys_are_kept_as_their_digest_and_still_deduplicate(
+    client: TestClient, acme: sessionmaker[Session]
+) -> None:
+    # The key columns hold 300 characters: PostgreSQL refused longer ones with a 500.
+    fingerprint, group = "f" * 5000, "g" * 5000
+    body = am((fingerprint, "firing"), (fingerprint[:-1], "firing"), group=group)
+    assert post(client, AM_KEY, body).status_code == 202
+    assert post(client, AM_KEY, body).status_code == 202
+    rows = alerts(acme)
+    assert [a.count for a in rows] == [2, 2] and len({a.incident_id for a in rows}) == 1
+    assert all(len(a.dedup_key) <= 300 and len(a.group_key or "") <= 300 for a in rows)
+    assert rows[0].dedup_key != rows[1].dedup_key
+    assert rows[0].dedup_key.startswith("am:v1:sha256:") and rows[0].group_key
+    gcp = json.loads(payload("gcp_1_2_open.json"))
+    gcp["incident"]["incident_id"] = "i" * 5000
+    assert post(client, GCP_KEY, json.dumps(gcp).encode()).status_code == 202
+    generic = {"check": {"name": "Catalog is down", "id": "k" * 5000}}
+    assert post(client, GENERIC_KEY, json.dumps(generic).encode()).status_code == 202
+    assert all(len(a.dedup_key) <= 300 for a in alerts(acme))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("discipline", "d" * 65),
+        ("service", "s" * 65),
+        ("links", ["https://example.com/" + "l" * 2000]),
+        ("title", "t" * 1025),
+        ("steps", "s" * 20001),
+    ],
+)
+def test_every_text_of_a_report_is_bounded(
+    client: TestClient, acme: sessionmaker[Session], clock: FakeClock, field: str, value: object
+) -> None:
+    with acme() as s, s.begin():
+        token = auth_service.create_token(s, person_id="asha", role="responder", now=clock.now())
+    report = {"service": "storefront", "title": "Checkout button does nothing", field: value}
+    answer = client.post(
+        "/api/v1/incidents", json=report, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"].split(".")[0] == field
+    assert counts(acme)[0] == 0
+
+
+def test_a_nul_character_anywhere_in_a_body_is_400(
+    client: TestClient, acme: sessionmaker[Session]
+) -> None:
+    for where in ("summary", "label", "fingerprint"):
+        doc = json.loads(am(("a\x00" if where == "fingerprint" else "a", "firing")))
+        if where == "summary":
+            doc["alerts"][0]["annotations"]["summary"] = "Disk\x00full"
+        elif where == "label":
+            doc["alerts"][0]["labels"]["x\x00"] = "y"
+        answer = post(client, AM_KEY, json.dumps(doc).encode())
+        assert answer.status_code == 400, answer.text
+        assert answer.json() == {
+            "error": "body contains a NUL character, which onduty cannot store",
+            "field": None,
+        }
+    event = pd("pagerduty_trigger.json")
+    event["payload"]["summary"] = "\x00"
+    assert client.post("/v2/enqueue", json=event).status_code == 400
+    assert counts(acme) == (0, 0, 0)

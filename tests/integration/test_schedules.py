@@ -19,7 +19,7 @@ from onduty.clock import FakeClock
 from onduty.errors import Conflict
 from onduty.schedules import ical
 from onduty.schedules import service as schedules_service
-from onduty.schedules.models import Override
+from onduty.schedules.models import Override, TimeOff
 
 # The demo rota hands off on Mondays at 10:00 Asia/Kolkata (04:30Z) from 2026-11-02:
 # weeks 0, 2, 4… asha (frontend) and ravi (backend); weeks 1, 3, 5… neha and arjun.
@@ -42,6 +42,13 @@ def demo(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
 def auth(demo: sessionmaker[Session], clock: FakeClock) -> dict[str, str]:
     with demo() as s, s.begin():
         token = auth_service.create_token(s, person_id="asha", role="responder", now=clock.now())
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def manager(demo: sessionmaker[Session], clock: FakeClock) -> dict[str, str]:
+    with demo() as s, s.begin():
+        token = auth_service.create_token(s, person_id="cto", role="manager", now=clock.now())
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -255,12 +262,12 @@ def test_swap_exchanges_two_shifts_atomically(client: TestClient, auth: dict[str
 
 
 def test_time_off_is_covered_by_the_next_person(
-    client: TestClient, auth: dict[str, str], demo: sessionmaker[Session]
+    client: TestClient, manager: dict[str, str], demo: sessionmaker[Session]
 ) -> None:
     made = client.post(
         "/api/v1/time-off",
         json={"person": "arjun", "start": "2026-11-26T00:00:00Z", "end": "2026-11-27T00:00:00Z"},
-        headers=auth,
+        headers=manager,  # someone else's time off needs a manager
     )
     assert made.status_code == 201
     with demo() as s:
@@ -352,3 +359,92 @@ def test_service_conflict_error(demo: sessionmaker[Session], clock: FakeClock) -
             end=utc("2026-12-04T00:00"),
             now=clock.now(),
         )
+
+
+# --- who may change schedules, for how long, and who did ---------------------------------------
+
+
+def test_time_off_records_its_author(
+    client: TestClient, auth: dict[str, str], manager: dict[str, str], demo: sessionmaker[Session]
+) -> None:
+    window = {"start": "2026-11-26T00:00:00Z", "end": "2026-11-27T00:00:00Z"}
+    own = client.post("/api/v1/time-off", json={"person": "asha", **window}, headers=auth)
+    assert own.status_code == 201, own.text
+    assert own.json()["created_by"] == "asha"
+    other = client.post("/api/v1/time-off", json={"person": "arjun", **window}, headers=manager)
+    assert other.status_code == 201 and other.json()["created_by"] == "cto"
+    with demo() as s:
+        rows = s.scalars(select(TimeOff).order_by(TimeOff.id)).all()
+        assert [(r.person_id, r.created_by, r.managed) for r in rows] == [
+            ("asha", "asha", False),
+            ("arjun", "cto", False),
+        ]
+        assert all(r.created_at is not None for r in rows)
+
+
+def test_a_responder_adds_only_their_own_time_off(
+    client: TestClient, auth: dict[str, str], demo: sessionmaker[Session], clock: FakeClock
+) -> None:
+    # Time off takes a person off every rota: from year 1 to 9999 it silenced them for good.
+    window = {"start": "2026-11-26T00:00:00Z", "end": "2026-11-27T00:00:00Z"}
+    with demo() as s, s.begin():
+        nobody = auth_service.create_token(s, person_id=None, role="responder", now=clock.now())
+    for headers in (auth, {"Authorization": f"Bearer {nobody}"}):
+        answer = client.post(
+            "/api/v1/time-off", json={"person": "arjun", **window}, headers=headers
+        )
+        assert answer.status_code == 403 and answer.json()["field"] == "person"
+    with demo() as s:
+        assert s.scalar(select(func.count()).select_from(TimeOff)) == 0
+        assert schedules_service.on_call_at(s, at=THURSDAY, team_id="checkout")[1].person == "arjun"
+
+
+def test_schedule_windows_have_a_configurable_maximum(
+    client: TestClient, auth: dict[str, str], demo: sessionmaker[Session]
+) -> None:
+    override = {"team": "checkout", "slot": "backend", "person": "ravi"}
+    day = {"start": "2026-11-26T00:00:00Z", "end": "2026-11-27T00:00:00Z"}
+    long = {"start": "2026-11-26T00:00:00Z", "end": "2027-03-01T00:00:00Z"}  # 95 days
+    for path, body in (
+        ("/api/v1/overrides", {**override, **long}),
+        ("/api/v1/time-off", {"person": "asha", **long}),
+    ):
+        answer = client.post(path, json=body, headers=auth)
+        assert answer.status_code == 422, (path, answer.text)
+        assert answer.json() == {
+            "error": "the window is longer than the most allowed, 90d",
+            "field": "end",
+        }
+    client.app.state.settings.max_schedule_window = timedelta(hours=12)  # type: ignore[attr-defined]
+    assert (
+        client.post("/api/v1/overrides", json={**override, **day}, headers=auth).status_code == 422
+    )
+    # A swap makes two overrides of whole (here weekly) shifts: each is bounded the same way.
+    swap = {"team": "checkout", "slot": "frontend"}
+    instants = {"first": "2026-11-26T12:00:00Z", "second": "2026-12-01T12:00:00Z"}
+    answer = client.post("/api/v1/swaps", json={**swap, **instants}, headers=auth)
+    assert answer.status_code == 422 and answer.json()["field"] == "end"
+    client.app.state.settings.max_schedule_window = timedelta(days=7)  # type: ignore[attr-defined]
+    assert client.post("/api/v1/swaps", json={**swap, **instants}, headers=auth).status_code == 201
+    with demo() as s:
+        assert [o.created_by for o in s.scalars(select(Override))] == ["asha", "asha"]
+
+
+def test_schedule_names_are_bounded(client: TestClient, auth: dict[str, str]) -> None:
+    window = {"start": "2026-11-26T00:00:00Z", "end": "2026-11-27T00:00:00Z"}
+    long = "x" * 65
+    for path, body, field in (
+        (
+            "/api/v1/overrides",
+            {"team": long, "slot": "backend", "person": "ravi", **window},
+            "team",
+        ),
+        (
+            "/api/v1/overrides",
+            {"team": "checkout", "slot": long, "person": "ravi", **window},
+            "slot",
+        ),
+        ("/api/v1/time-off", {"person": long, **window}, "person"),
+    ):
+        answer = client.post(path, json=body, headers=auth)
+        assert answer.status_code == 422 and answer.json()["field"] == field, answer.text

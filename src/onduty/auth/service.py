@@ -21,6 +21,7 @@ from onduty.people.models import Login, Person
 
 ROLES = ("viewer", "responder", "manager", "admin")
 TOKEN_PREFIX = "odt_"
+MAX_TOKEN_NAME = 100  # api_token.name holds 100 characters
 _hasher = PasswordHasher()
 
 
@@ -45,6 +46,8 @@ def create_token(
     """Store a new token and return it; this is the only time its plain text exists."""
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}", "role")
+    if name is not None and len(name) > MAX_TOKEN_NAME:
+        raise InvalidInput(f"name: at most {MAX_TOKEN_NAME} characters", "name")
     if person_id is not None and session.get(Person, person_id) is None:
         raise NotFound(f"no person with id {person_id!r}", "person")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -208,7 +208,7 @@ def _message(
             actions[action] = f"{base}/actions/{token}"
         gather = links.sign(
             settings.secret_key,
-            action="acknowledge",
+            action=links.KEYPAD,
             incident_id=incident.id,
             recipient=person.id,
             expires=now + LINK_LIFETIME,

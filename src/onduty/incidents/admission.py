@@ -200,7 +200,11 @@ class Admission:
             return integration, [inbound.event]
         try:
             signals = intake.parse(
-                integration.type, inbound.body, inbound.headers, config=integration.config
+                integration.type,
+                inbound.body,
+                inbound.headers,
+                config=integration.config,
+                max_alerts=self.settings.max_alerts_per_request,
             )
         except intake.IntakeError as exc:
             return Refused("unreadable" if exc.field is None else "invalid", exc.message, exc.field)

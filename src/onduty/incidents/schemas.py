@@ -3,35 +3,40 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
+
+from onduty.bounds import Name, Text
 
 
 class IncidentCreate(BaseModel):
-    """A report by a person, with the bug template's fields."""
+    """A report by a person, with the bug template's fields. Every text is bounded: ids by
+    their 64-character columns, the rest by what a report needs; none may hold a NUL."""
 
-    service: str
-    title: str = Field(min_length=3, max_length=1024)
-    steps: str | None = Field(default=None, max_length=20000)
-    actual: str | None = Field(default=None, max_length=20000)
-    expected: str | None = Field(default=None, max_length=20000)
-    environment: str | None = Field(default=None, max_length=2000)
-    reporter: str | None = Field(default=None, max_length=200)
+    service: Name
+    title: Text = Field(min_length=3, max_length=1024)
+    steps: Text | None = Field(default=None, max_length=20000)
+    actual: Text | None = Field(default=None, max_length=20000)
+    expected: Text | None = Field(default=None, max_length=20000)
+    environment: Text | None = Field(default=None, max_length=2000)
+    reporter: Text | None = Field(default=None, max_length=200)
     channel: Literal["team", "qa", "client", "intercom", "anonymous", "support", "monitoring"] = (
         "team"
     )
-    client: str | None = Field(default=None, max_length=200)
-    client_tier: str | None = Field(default=None, max_length=50)
+    client: Text | None = Field(default=None, max_length=200)
+    client_tier: Text | None = Field(default=None, max_length=50)
     severity: Literal["critical", "error", "warning", "info"] | None = None
-    discipline: str | None = None
-    links: list[str] = Field(default_factory=list, max_length=50)
+    discipline: Name | None = None
+    links: list[Annotated[Text, StringConstraints(max_length=2000)]] = Field(
+        default_factory=list, max_length=50
+    )
 
 
 class IncidentUpdate(BaseModel):
     priority: Literal["P1", "P2", "P3", "P4"] | None = None
-    discipline: str | None = None
-    assignee: str | None = None
+    discipline: Name | None = None
+    assignee: Name | None = None
 
 
 class TimelineOut(BaseModel):

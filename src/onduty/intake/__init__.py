@@ -21,6 +21,7 @@ from onduty.intake.pagerduty import (
 )
 from onduty.intake.signal import (
     ACTIONS,
+    MAX_KEY,
     MAX_SUMMARY,
     SEVERITIES,
     Action,
@@ -56,18 +57,28 @@ def parse(
     headers: Mapping[str, str],
     *,
     config: Mapping[str, Any] | None = None,
+    max_alerts: int | None = None,
 ) -> list[Signal]:
     """Parse a body with the parser for integration type `kind`.
 
     Raises:
         KeyError: `kind` is not a known integration type (a programming error, not bad input).
-        IntakeError: the body is wrong; `field` names where.
+        IntakeError: the body is wrong, or holds more than `max_alerts` alerts (each may open
+            an incident); `field` names where.
     """
-    return PARSERS[kind](body, headers, config=config)
+    signals = PARSERS[kind](body, headers, config=config)
+    if max_alerts is not None and len(signals) > max_alerts:
+        raise IntakeError(
+            f"the request holds {len(signals)} alerts; at most {max_alerts} are accepted in one "
+            "(Alertmanager's max_alerts keeps a group under it)",
+            "alerts",
+        )
+    return signals
 
 
 __all__ = [
     "ACTIONS",
+    "MAX_KEY",
     "MAX_SUMMARY",
     "PARSERS",
     "SEVERITIES",

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from onduty.intake.signal import MAX_SUMMARY, IntakeError
+from onduty.intake.signal import MAX_KEY, MAX_SUMMARY, IntakeError
 
 MAX_DEPTH = 64
 """Deepest nesting accepted; real payloads stay under 10, and later code may recurse into it."""
@@ -48,6 +48,9 @@ def _check_tree(doc: Any) -> None:
 
 
 def _check_text(text: str) -> None:
+    if "\x00" in text:
+        # "\u0000" is valid JSON, but no PostgreSQL text column can hold it.
+        raise IntakeError("body contains a NUL character, which onduty cannot store", None)
     if text.isascii():
         return
     try:
@@ -60,7 +63,8 @@ def _check_text(text: str) -> None:
 
 
 def load_json(body: bytes) -> Any:
-    """Decode a request body as strict JSON (no NaN/Infinity, no lone surrogates, bounded depth)."""
+    """Decode a request body as strict JSON (no NaN/Infinity, no lone surrogates or NUL
+    characters, bounded depth)."""
     try:
         doc = json.loads(bytes(body), parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
@@ -211,6 +215,13 @@ def first_text(*candidates: object) -> str | None:
         if isinstance(candidate, str) and candidate.strip():
             return clip_summary(candidate)
     return None
+
+
+def bounded_key(text: str) -> str:
+    """A sender's key as kept: as given up to MAX_KEY characters, else ``sha256:<hex>``."""
+    if len(text) <= MAX_KEY:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def labels_digest(labels: Mapping[str, str]) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from onduty.intake._json import (
+    bounded_key,
     first_text,
     join,
     labels_digest,
@@ -51,6 +52,7 @@ def parse_group(doc: dict[str, Any], *, source: str, key_kind: str) -> list[Sign
     group_action = _group_action(doc)
     alerts = need_list(doc.get("alerts"), "alerts")
     group_key = opt_str(doc.get("groupKey"), "groupKey")
+    group_key = bounded_key(group_key) if group_key is not None else None
     group = {k: v for k, v in doc.items() if k != "alerts"}
     common_labels = string_map(doc.get("commonLabels"), "commonLabels")
     return [
@@ -107,7 +109,7 @@ def _alert_signal(
     fingerprint = opt_str(alert.get("fingerprint"), join(path, "fingerprint"))
     if fingerprint is not None and fingerprint.strip():
         fingerprint = fingerprint.strip()
-        dedup_key = f"{key_kind}:v1:{fingerprint}"
+        dedup_key = f"{key_kind}:v1:{bounded_key(fingerprint)}"
     elif labels:
         fingerprint = None
         dedup_key = f"{key_kind}-labels:v1:{labels_digest(labels)}"

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from onduty.intake._json import (
+    bounded_key,
     first_text,
     join,
     lenient_str,
@@ -101,7 +102,7 @@ def parse(
     return [
         Signal(
             action=action,
-            dedup_key=f"gcp:v1:{incident_id}",
+            dedup_key=f"gcp:v1:{bounded_key(incident_id)}",
             summary=summary,
             source="gcp",
             severity=severity,

@@ -10,6 +10,7 @@ from typing import Any
 
 from onduty.errors import InvalidInput
 from onduty.intake._json import (
+    bounded_key,
     clip_summary,
     join,
     kind_of,
@@ -219,7 +220,7 @@ def _signal(value: object, base: str, mapping: GenericMapping) -> Signal:
     raw_key = _pick(item, mapping, "dedup_key", base, (str, int))
     key = str(raw_key).strip() if raw_key is not None else ""
     if key:
-        dedup_key = f"generic:v1:{key}"
+        dedup_key = f"generic:v1:{bounded_key(key)}"
     else:
         digest = hashlib.sha256(summary.encode("utf-8")).hexdigest()
         dedup_key = f"generic-summary:v1:{digest}"

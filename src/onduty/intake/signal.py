@@ -71,6 +71,7 @@ class Signal:
         action: trigger, acknowledge or resolve.
         dedup_key: typed key ``<kind>:v<n>:<value>`` (e.g. ``am:v1:4b1c9e07aa3f52d8``); the kind
             and version let the algorithm change later without colliding with stored keys.
+            A value over `MAX_KEY` characters is its ``sha256:<hex>``.
             None only for a PagerDuty trigger sent without a dedup_key: the caller generates one
             (see `onduty.intake.pagerduty.with_generated_key`).
         summary: one-line title, stripped, at most `MAX_SUMMARY` characters.
@@ -82,7 +83,7 @@ class Signal:
         occurred_at: when the sender says this event happened (start for a trigger, end for a
             resolve), aware UTC; None when it did not say or said something unreadable.
         group_key: Alertmanager/Grafana ``groupKey``, shared by all alerts of one notification,
-            so the ingest can open one incident for the group.
+            so the ingest can open one incident for the group (over `MAX_KEY`: its SHA-256).
         source_dedup_key: the key as the sender knows it (fingerprint, incident_id, PagerDuty
             dedup_key); PagerDuty's response echoes this one.
         origin: the affected system as the sender names it (PagerDuty ``payload.source``, the
@@ -112,3 +113,8 @@ class Signal:
 
 MAX_SUMMARY = 1024
 """Longest summary kept; PagerDuty uses the same limit, and titles longer than this are noise."""
+
+MAX_KEY = 255
+"""Longest sender key (fingerprint, incident id, group key) kept as given; a longer one is kept
+as its SHA-256 (`_json.bounded_key`), so it still deduplicates and fits the 300-character
+columns with its typed prefix. PagerDuty's own limit for dedup_key."""

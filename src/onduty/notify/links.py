@@ -1,5 +1,6 @@
 """Signed action links (acknowledge, resolve) that work without a login, once, until they
-expire. Pure: the caller passes the secret and the instant."""
+expire, and the one-use keypad URL of a phone call (`voice`: the digit pressed chooses
+acknowledge or resolve). Pure: the caller passes the secret and the instant."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-ACTIONS = ("acknowledge", "resolve")
+LINK_ACTIONS = ("acknowledge", "resolve")
+KEYPAD = "voice"
+ACTIONS = (*LINK_ACTIONS, KEYPAD)
 
 
 @dataclass(frozen=True)

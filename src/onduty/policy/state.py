@@ -226,7 +226,11 @@ def from_database(session: Session, *, managed_only: bool) -> State:
     for o in session.scalars(select(m.Override)):
         if wanted(o):
             state.overrides.add((o.team_id, o.slot, o.person_id, o.start, o.end, o.reason))
-    for t_off in session.scalars(select(m.TimeOff)):
+    # Only the columns a policy file states (not who added a row, or when).
+    off = m.TimeOff
+    for t_off in session.execute(
+        select(off.person_id, off.start, off.end, off.reason, off.managed)
+    ):
         if wanted(t_off):
             state.time_off.add((t_off.person_id, t_off.start, t_off.end, t_off.reason))
     return state

@@ -70,6 +70,8 @@ class Override(Base):
 
 
 class TimeOff(Base):
+    """Person is away from start to end (UTC): every slot they hold is covered by the next."""
+
     __tablename__ = "time_off"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -77,4 +79,7 @@ class TimeOff(Base):
     start: Mapped[datetime] = mapped_column(UTCDateTime)
     end: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(String(500))
+    # Who added it (a person id, `token:<id>`, `cli`); None for the policy file's (managed).
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     managed: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from onduty.audit import service as audit
 from onduty.db.memo import forget, remembered
+from onduty.durations import format_duration
 from onduty.errors import Conflict, InvalidInput, NotFound
 from onduty.people.models import Organization, Person, SupportLevel, Team
 from onduty.schedules import rotation, spec
@@ -180,11 +181,15 @@ def responders(
 # --- overrides, swaps, time off ---------------------------------------------------------------
 
 
-def _check_window(start: datetime, end: datetime) -> None:
+def _check_window(start: datetime, end: datetime, longest: timedelta | None) -> None:
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInput("start and end need a time zone offset", "start")
     if end <= start:
         raise InvalidInput("end must be after start", "end")
+    if longest is not None and end - start > longest:
+        raise InvalidInput(
+            f"the window is longer than the most allowed, {format_duration(longest)}", "end"
+        )
 
 
 def list_overrides(
@@ -224,14 +229,16 @@ def create_override(
     reason: str | None = None,
     created_by: str | None = None,
     audited: bool = True,
+    longest: timedelta | None = None,
 ) -> Override:
     """Give `slot` to `person_id` for [start, end); `created_by` is the actor. A swap passes
     `audited=False`: it records its two overrides as one change.
 
     Raises:
+        InvalidInput: the window is empty or longer than `longest` (no limit when None).
         Conflict: another override already holds an overlapping part of the same slot.
     """
-    _check_window(start, end)
+    _check_window(start, end, longest)
     rota = _rota(session, team_id, lock=True)
     if slot not in {s.name for s in rota.slots}:
         raise NotFound(f"team {team_id!r} has no slot {slot!r}", "slot")
@@ -306,10 +313,11 @@ def swap(
     second: datetime,
     now: datetime,
     created_by: str | None = None,
+    longest: timedelta | None = None,
 ) -> tuple[Override, Override]:
     """Exchange the shifts of `slot` that cover instants `first` and `second`, atomically:
     each person takes the other's whole shift, as two overrides in the caller's transaction
-    and one audit record (a person asked for one swap)."""
+    and one audit record (a person asked for one swap), each no longer than `longest`."""
     schedule = load_schedule(
         session, team_id=team_id, start=min(first, second), end=max(first, second)
     )
@@ -333,6 +341,7 @@ def swap(
         reason=reason,
         created_by=created_by,
         audited=False,
+        longest=longest,
     )
     two = create_override(
         session,
@@ -345,6 +354,7 @@ def swap(
         reason=reason,
         created_by=created_by,
         audited=False,
+        longest=longest,
     )
     audit.record(
         session,
@@ -367,12 +377,22 @@ def create_time_off(
     now: datetime,
     reason: str | None = None,
     created_by: str | None = None,
+    longest: timedelta | None = None,
 ) -> TimeOff:
-    """Take `person_id` off every rota for [start, end); `created_by` is the actor."""
-    _check_window(start, end)
+    """Take `person_id` off every rota for [start, end), no longer than `longest` if given;
+    `created_by` is the actor, stored with the row and in its audit record."""
+    _check_window(start, end, longest)
     if session.get(Person, person_id) is None:
         raise NotFound(f"no person with id {person_id!r}", "person")
-    row = TimeOff(person_id=person_id, start=start, end=end, reason=reason, managed=False)
+    row = TimeOff(
+        person_id=person_id,
+        start=start,
+        end=end,
+        reason=reason,
+        created_by=created_by,
+        created_at=now,
+        managed=False,
+    )
     forget(session, _ON_CALL)
     session.add(row)
     session.flush()

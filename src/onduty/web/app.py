@@ -17,6 +17,7 @@ from onduty.db.group_commit import GroupCommit
 from onduty.incidents.admission import Admission
 from onduty.web import errors
 from onduty.web.api import actions, admin, health, incidents, intake, metrics, schedules
+from onduty.web.limits import RequestLimits
 from onduty.web.ui import access, common, pages, people
 from onduty.web.ui import incidents as incident_pages
 
@@ -47,6 +48,7 @@ def create_app(
     )
     errors.install(app)
     common.install(app)
+    app.add_middleware(RequestLimits)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(intake.router)

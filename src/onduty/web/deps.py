@@ -1,12 +1,16 @@
-"""Request dependencies: a database session per request, the clock, and Bearer-token roles."""
+"""Request dependencies: a database session per request, the clock, and Bearer-token roles
+(checked by `TokenFirstRoute` before the body is read)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from onduty.auth import service as auth_service
 from onduty.clock import Clock
@@ -45,14 +49,14 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def require(role: str) -> Callable[..., Caller]:
-    """A dependency that lets through callers whose token has at least `role`."""
-
-    def check(request: Request, session: Session = Depends(get_session)) -> Caller:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("missing Authorization: Bearer <token>", "authorization")
+def authorize(request: Request, role: str) -> Caller:
+    """The caller named by the request's Bearer token, if that token has at least `role`."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("missing Authorization: Bearer <token>", "authorization")
+    session: Session = request.app.state.session_factory()
+    try:
         row = auth_service.verify_token(session, token.strip())
         if row is None:
             raise Unauthenticated("the token is unknown or revoked", "authorization")
@@ -61,8 +65,47 @@ def require(role: str) -> Callable[..., Caller]:
                 f"this needs the {role} role; the token has {row.role}", "authorization"
             )
         return Caller(role=row.role, person_id=row.person_id, token_id=row.id)
+    finally:
+        session.close()
 
-    return check
+
+class Require:
+    """The dependency `Depends(require(role))`: the route's caller, whose token has at least
+    `role`. `TokenFirstRoute` checks it before FastAPI reads the body; this hands it over."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+
+    async def __call__(self, request: Request) -> Caller:
+        caller: Caller | None = getattr(request.state, "caller", None)
+        if caller is None:
+            raise RuntimeError(f"{request.url.path}: its router needs route_class=TokenFirstRoute")
+        return caller
+
+
+def require(role: str) -> Require:
+    return Require(role)
+
+
+class TokenFirstRoute(APIRoute):
+    """An API route that checks the Bearer token and its role before anything else.
+
+    FastAPI reads and parses a route's body before it solves any dependency, so a dependency
+    alone lets a caller without credentials make the server parse a body (and see a 422 for
+    junk instead of a 401). Routes without a `require` dependency are left as they are."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        roles = [d.call.role for d in self.dependant.dependencies if isinstance(d.call, Require)]
+        if not roles:
+            return handler
+        role = max(roles, key=auth_service.ROLES.index)
+
+        async def token_first(request: Request) -> Response:
+            request.state.caller = await run_in_threadpool(authorize, request, role)
+            return await handler(request)
+
+        return token_first
 
 
 def wake_engine(request: Request) -> None:

@@ -21,7 +21,7 @@ from onduty.notify.channels.base import (
 from onduty.notify.channels.email import EmailChannel
 from onduty.notify.channels.fake import FakeChannel, SentMessage
 from onduty.notify.channels.registry import build_channels, channel_for
-from onduty.notify.channels.slack import SlackChannel
+from onduty.notify.channels.slack import SlackChannel, SlackInteraction, parse_interaction
 from onduty.notify.channels.twilio import (
     TwilioSMSChannel,
     TwilioVoiceChannel,
@@ -51,12 +51,14 @@ __all__ = [
     "RetryableError",
     "SentMessage",
     "SlackChannel",
+    "SlackInteraction",
     "TwilioSMSChannel",
     "TwilioVoiceChannel",
     "WebhookChannel",
     "build_channels",
     "call_twiml",
     "channel_for",
+    "parse_interaction",
     "parse_sms_reply",
     "parse_voice_digits",
     "twiml_response",

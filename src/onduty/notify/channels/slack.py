@@ -1,9 +1,14 @@
-"""Slack: chat.postMessage (Block Kit with acknowledge/resolve buttons) through `slack_sdk`."""
+"""Slack: chat.postMessage (Block Kit with acknowledge/resolve buttons) through `slack_sdk`,
+and the pure reading of the `block_actions` payload those buttons send back."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import parse_qs
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -12,6 +17,7 @@ from onduty.notify import render
 from onduty.notify.channels.base import (
     Address,
     ChannelError,
+    IncidentAction,
     Message,
     PermanentError,
     Receipt,
@@ -100,3 +106,48 @@ def _classify(exc: SlackApiError) -> ChannelError:
             delay = None
         return RetryableError(f"Slack: {error}", retry_after=delay)
     return PermanentError(f"Slack: {error}", code=error)
+
+
+# Our buttons carry the incident id as `value` (the web layer bounds it to the id column).
+_INCIDENT_ID = re.compile(r"[1-9][0-9]{0,17}")
+# Slack's user ids (U0ASHA, W012A3CDE) are letters and digits; `person.slack` holds 32.
+_USER_ID = re.compile(r"[A-Za-z0-9]{1,32}")
+
+
+@dataclass(frozen=True)
+class SlackInteraction:
+    """Who pressed which of our buttons: Slack's user id, and (action, incident id) pairs."""
+
+    user: str
+    actions: tuple[tuple[IncidentAction, int], ...]
+
+
+def parse_interaction(body: bytes) -> SlackInteraction:
+    """Read a signed interactivity request (form field `payload`, a JSON object).
+
+    Buttons other than acknowledge/resolve are left out. Raises ValueError, naming what is
+    wrong, for anything else that is not what Slack sends: signed is not the same as valid.
+    """
+    try:
+        fields = parse_qs(body.decode(), strict_parsing=True)
+        payload = json.loads(fields["payload"][0])
+    except (UnicodeDecodeError, ValueError, KeyError):
+        raise ValueError("payload must be a form field holding a JSON object") from None
+    user = payload.get("user") if isinstance(payload, dict) else None
+    user_id = user.get("id") if isinstance(user, dict) else None
+    if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
+        raise ValueError("payload.user.id is missing or not a Slack user id")
+    pressed = payload.get("actions", [])
+    if not isinstance(pressed, list):
+        raise ValueError("payload.actions must be an array")
+    actions: list[tuple[IncidentAction, int]] = []
+    for n, act in enumerate(pressed):
+        if not isinstance(act, dict):
+            raise ValueError(f"payload.actions[{n}] must be an object")
+        name, value = act.get("action_id"), act.get("value")
+        if name not in ("acknowledge", "resolve"):
+            continue
+        if not isinstance(value, str) or not _INCIDENT_ID.fullmatch(value):
+            raise ValueError(f"payload.actions[{n}].value must be an incident id")
+        actions.append(("acknowledge" if name == "acknowledge" else "resolve", int(value)))
+    return SlackInteraction(user=user_id, actions=tuple(actions))

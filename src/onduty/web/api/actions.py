@@ -4,19 +4,18 @@ authenticated by its own signature and ends in the same incident service call.""
 
 from __future__ import annotations
 
-import json
-from urllib.parse import parse_qs
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from onduty.errors import Conflict, InvalidTransition, NotFound, OndutyError
+from onduty.bounds import MAX_ID
+from onduty.errors import Conflict, InvalidInput, InvalidTransition, NotFound, OndutyError
 from onduty.incidents import service as incidents_service
 from onduty.incidents.models import Incident
 from onduty.notify import links, signing
+from onduty.notify.channels.slack import parse_interaction
 from onduty.notify.channels.twilio import parse_sms_reply, parse_voice_digits, twiml_response
 from onduty.notify.models import UsedActionLink
 from onduty.people.models import Person
@@ -43,12 +42,27 @@ def _act(
     return incident
 
 
-def _claim(request: Request, token: str) -> links.ActionClaim:
+def _claim(
+    request: Request, token: str, actions: tuple[str, ...] = links.LINK_ACTIONS
+) -> links.ActionClaim:
+    """The claim of a valid, unexpired `token` naming one of `actions` (a call's keypad URL is
+    no e-mail link, and an e-mail link is no keypad URL)."""
     settings = request.app.state.settings
     claim = links.read(settings.secret_key, token, now=request.app.state.clock.now())
-    if claim is None:
+    if claim is None or claim.action not in actions:
         raise NotFound("this link is not valid or has expired", "token")
     return claim
+
+
+def _use_once(session: Session, request: Request, token: str, used: str) -> None:
+    """Record `token` as used, in the caller's transaction; Conflict if it already was."""
+    try:
+        with session.begin_nested():
+            session.add(
+                UsedActionLink(digest=links.digest(token), used_at=request.app.state.clock.now())
+            )
+    except IntegrityError:
+        raise Conflict(used, "token") from None
 
 
 @router.get("/actions/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -71,13 +85,7 @@ def action(token: str, request: Request, session: Session = Depends(get_session)
     """Acknowledge or resolve, once. JSON for programs (webhook receivers), HTML for people."""
     wants_html = "text/html" in request.headers.get("accept", "")
     claim = _claim(request, token)
-    try:
-        with session.begin_nested():
-            session.add(
-                UsedActionLink(digest=links.digest(token), used_at=request.app.state.clock.now())
-            )
-    except IntegrityError:
-        raise Conflict("this link was already used", "token") from None
+    _use_once(session, request, token, "this link was already used")
     incident = _act(
         session,
         request,
@@ -99,9 +107,9 @@ def action(token: str, request: Request, session: Session = Depends(get_session)
 async def slack_interactions(request: Request, session: Session = Depends(get_session)) -> Response:
     """Slack's block_actions: the acknowledge/resolve buttons of our messages."""
     settings = request.app.state.settings
-    body = await request.body()
-    if not settings.slack_signing_secret:
+    if not settings.slack_signing_secret:  # before reading the body: nobody may send one
         raise NotFound("Slack is not configured", None)
+    body = await request.body()
     try:
         signing.verify_slack_request(
             settings.slack_signing_secret,
@@ -112,39 +120,45 @@ async def slack_interactions(request: Request, session: Session = Depends(get_se
         )
     except signing.SignatureError as exc:
         raise Unauthenticated(str(exc), "x-slack-signature") from None
-    payload = json.loads(parse_qs(body.decode()).get("payload", ["{}"])[0])
-    user = payload.get("user", {}).get("id")
-    person = session.scalars(select(Person).where(Person.slack == user)).first()
+    try:
+        interaction = parse_interaction(body)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), "payload") from None
+    if any(incident_id > MAX_ID for _, incident_id in interaction.actions):
+        raise InvalidInput("payload.actions: an incident id is out of range", "payload")
+    person = session.scalars(select(Person).where(Person.slack == interaction.user)).first()
     if person is None:
         return JSONResponse(
             {"response_type": "ephemeral", "text": "You are not a person onduty knows."}
         )
     replies = []
-    for act in payload.get("actions", []):
-        if act.get("action_id") not in ("acknowledge", "resolve"):
-            continue
+    for action, incident_id in interaction.actions:
         try:
             incident = _act(
                 session,
                 request,
-                incident_id=int(act.get("value")),
-                action=act["action_id"],
+                incident_id=incident_id,
+                action=action,
                 actor=person.id,
                 channel="slack",
             )
             replies.append(f"#{incident.number} is {incident.status} by {person.name}.")
-        except (OndutyError, ValueError) as exc:
-            replies.append(str(getattr(exc, "message", exc)))
+        except OndutyError as exc:
+            replies.append(exc.message)
     session.commit()
     return JSONResponse(
         {"response_type": "ephemeral", "replace_original": False, "text": " ".join(replies)}
     )
 
 
+def _twilio_configured(request: Request) -> None:
+    # Checked before the form is read: without a token nobody may send one.
+    if not request.app.state.settings.twilio_auth_token:
+        raise NotFound("Twilio is not configured", None)
+
+
 def _twilio_verified(request: Request, form: dict[str, str]) -> None:
     settings = request.app.state.settings
-    if not settings.twilio_auth_token:
-        raise NotFound("Twilio is not configured", None)
     url = (
         settings.base_url.rstrip("/")
         + request.url.path
@@ -161,9 +175,16 @@ def _twilio_verified(request: Request, form: dict[str, str]) -> None:
 @router.post("/integrations/twilio/sms", include_in_schema=False)
 async def twilio_sms(request: Request, session: Session = Depends(get_session)) -> Response:
     """An SMS reply such as `42A` (acknowledge #42) or `42R` (resolve)."""
+    _twilio_configured(request)
     form = {k: str(v) for k, v in (await request.form()).items()}
     _twilio_verified(request, form)
-    person = session.scalars(select(Person).where(Person.phone == form.get("From"))).first()
+    sender = form.get("From", "").strip()
+    # Never look up an empty sender: it would match whoever has no phone number. A number is
+    # printable and fits `person.phone`.
+    known = 0 < len(sender) <= 20 and sender.isprintable()
+    person = (
+        session.scalars(select(Person).where(Person.phone == sender)).first() if known else None
+    )
     parsed = parse_sms_reply(form.get("Body", ""))
     if person is None or parsed is None:
         text = "Reply with the incident number and A to acknowledge or R to resolve, e.g. 42A."
@@ -188,16 +209,18 @@ async def twilio_sms(request: Request, session: Session = Depends(get_session)) 
 async def twilio_voice(
     token: str, request: Request, session: Session = Depends(get_session)
 ) -> Response:
-    """The digit pressed during a call: 1 acknowledges, 2 resolves."""
+    """The digit pressed during a call: 1 acknowledges, 2 resolves; once per call."""
+    _twilio_configured(request)
     form = {k: str(v) for k, v in (await request.form()).items()}
     _twilio_verified(request, form)
-    claim = _claim(request, token)
+    claim = _claim(request, token, (links.KEYPAD,))
     action = parse_voice_digits(form.get("Digits", ""))
     if action is None:
         return Response(
             twiml_response(say="No action taken. Goodbye."), media_type="application/xml"
         )
     try:
+        _use_once(session, request, token, "This call was already answered. Goodbye.")
         incident = _act(
             session,
             request,

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from onduty.config import Settings
 from onduty.services import service as services_service
-from onduty.web.deps import Caller, get_session, get_settings, require
+from onduty.web.deps import Caller, TokenFirstRoute, get_session, get_settings, require
 
-router = APIRouter(prefix="/api/v1", tags=["configuration"])
+router = APIRouter(prefix="/api/v1", tags=["configuration"], route_class=TokenFirstRoute)
 
 
 @router.get("/integrations")

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from onduty.bounds import Id
 from onduty.incidents import ingest as incident_ingest
 from onduty.incidents import service as incidents_service
 from onduty.incidents.models import Incident
@@ -20,9 +21,9 @@ from onduty.incidents.schemas import (
     TimelineOut,
 )
 from onduty.notify.models import OutboxMessage
-from onduty.web.deps import Caller, get_session, require, wake_engine
+from onduty.web.deps import Caller, TokenFirstRoute, get_session, require, wake_engine
 
-router = APIRouter(prefix="/api/v1", tags=["incidents"])
+router = APIRouter(prefix="/api/v1", tags=["incidents"], route_class=TokenFirstRoute)
 
 
 def actor(caller: Caller) -> str:
@@ -139,7 +140,7 @@ def backlog(
 
 @router.get("/incidents/{incident_id}", response_model=IncidentDetail)
 def get_incident(
-    incident_id: int,
+    incident_id: Id,
     session: Session = Depends(get_session),
     _caller: Caller = Depends(require("viewer")),
 ) -> IncidentDetail:
@@ -179,7 +180,7 @@ def _action(name: str):  # type: ignore[no-untyped-def]
     operation = incidents_service.ACTIONS[name]
 
     def act(
-        incident_id: int,
+        incident_id: Id,
         request: Request,
         session: Session = Depends(get_session),
         caller: Caller = Depends(require("responder")),
@@ -213,7 +214,7 @@ for _name in incidents_service.ACTIONS:
 
 @router.patch("/incidents/{incident_id}", response_model=IncidentDetail)
 def update(
-    incident_id: int,
+    incident_id: Id,
     body: IncidentUpdate,
     request: Request,
     session: Session = Depends(get_session),

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
 from onduty import intake
 from onduty.db.group_commit import GroupCommit
@@ -31,23 +30,6 @@ def _error(
     return JSONResponse({**(pagerduty or {}), "error": message, "field": field}, status_code=code)
 
 
-async def raw_body(request: Request) -> bytes:
-    """The request body, refused with 413 over `max_body_bytes` by its declared length or, for
-    a chunked or lying sender, as soon as the bytes read pass the limit."""
-    limit: int = request.app.state.settings.max_body_bytes
-    too_large = HTTPException(413, f"the body is over the limit of {limit // 1024} KiB")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _submit(request: Request, inbound: Inbound) -> Outcome:
     """Hand the request to the app's group commit (built in `create_app`): it is answered only
     after the batch holding it has committed; the engine is woken for new incidents."""
@@ -63,11 +45,13 @@ async def _submit(request: Request, inbound: Inbound) -> Outcome:
 
 
 @router.post("/integrations/{key}", status_code=202, response_model=None)
-async def receive(key: str, request: Request, body: bytes = Depends(raw_body)) -> JSONResponse:
+async def receive(key: str, request: Request) -> JSONResponse:
     """Alerts from Alertmanager, Google Cloud Monitoring, Grafana or a generic JSON sender.
 
     400 when the body as a whole is unreadable (not JSON, not an object), 422 when a field is
-    wrong; `field` says which. A sender's test notification is accepted and stores nothing."""
+    wrong; `field` says which. A sender's test notification is accepted and stores nothing.
+    413 over `max_body_bytes` (web/limits.py)."""
+    body = await request.body()
     outcome = await _submit(request, Inbound(key, body, dict(request.headers)))
     if isinstance(outcome, Refused):
         return _error(STATUS[outcome.reason], outcome.message, outcome.field)
@@ -86,10 +70,11 @@ async def receive(key: str, request: Request, body: bytes = Depends(raw_body)) -
 
 
 @router.post("/v2/enqueue", status_code=202, response_model=None)
-async def enqueue(request: Request, body: bytes = Depends(raw_body)) -> JSONResponse:
+async def enqueue(request: Request) -> JSONResponse:
     """PagerDuty Events API v2, answered as PagerDuty does; error bodies also carry onduty's
     `error` and `field`. A well-formed routing key that is no pagerduty integration's key is a
     404 (SPEC §6.3), where PagerDuty itself would accept the event and drop it."""
+    body = await request.body()
     try:
         inbound = pagerduty_event(body, dict(request.headers))
     except intake.IntakeError as exc:

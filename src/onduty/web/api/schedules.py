@@ -6,20 +6,29 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from onduty.auth import service as auth_service
+from onduty.bounds import Id, Instant, Name, Text
 from onduty.clock import Clock
 from onduty.config import Settings
-from onduty.errors import NotFound
+from onduty.errors import Forbidden, NotFound
 from onduty.people.models import Organization, Person
 from onduty.schedules import ical
 from onduty.schedules import service as schedules_service
 from onduty.schedules.models import Override, TimeOff
-from onduty.web.deps import Caller, get_clock, get_session, get_settings, require
+from onduty.web.deps import (
+    Caller,
+    TokenFirstRoute,
+    get_clock,
+    get_session,
+    get_settings,
+    require,
+)
 
-router = APIRouter(prefix="/api/v1", tags=["schedules"])
+router = APIRouter(prefix="/api/v1", tags=["schedules"], route_class=TokenFirstRoute)
 feeds = APIRouter(tags=["calendars"])
 
 
@@ -33,12 +42,12 @@ class OnCallOut(BaseModel):
 
 
 class OverrideCreate(BaseModel):
-    team: str
-    slot: str
-    person: str
-    start: AwareDatetime
-    end: AwareDatetime
-    reason: str | None = Field(default=None, max_length=500)
+    team: Name
+    slot: Name
+    person: Name
+    start: Instant
+    end: Instant
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class OverrideOut(BaseModel):
@@ -54,17 +63,17 @@ class OverrideOut(BaseModel):
 
 
 class SwapCreate(BaseModel):
-    team: str
-    slot: str
-    first: AwareDatetime = Field(description="An instant inside the first shift")
-    second: AwareDatetime = Field(description="An instant inside the other shift")
+    team: Name
+    slot: Name
+    first: Instant = Field(description="An instant inside the first shift")
+    second: Instant = Field(description="An instant inside the other shift")
 
 
 class TimeOffCreate(BaseModel):
-    person: str
-    start: AwareDatetime
-    end: AwareDatetime
-    reason: str | None = Field(default=None, max_length=500)
+    person: Name = Field(description="Responders may name only themselves; managers anyone")
+    start: Instant
+    end: Instant
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class TimeOffOut(BaseModel):
@@ -73,6 +82,7 @@ class TimeOffOut(BaseModel):
     start: datetime
     end: datetime
     reason: str | None
+    created_by: str | None
 
 
 def _override_out(row: Override) -> OverrideOut:
@@ -95,8 +105,8 @@ def _actor(caller: Caller) -> str:
 
 @router.get("/oncall", response_model=list[OnCallOut])
 def oncall(
-    team: str | None = None,
-    at: AwareDatetime | None = None,
+    team: Name | None = None,
+    at: Instant | None = None,
     session: Session = Depends(get_session),
     clock: Clock = Depends(get_clock),
     _caller: Caller = Depends(require("viewer")),
@@ -108,7 +118,7 @@ def oncall(
 
 @router.get("/teams/{team}/shifts")
 def team_shifts(
-    team: str,
+    team: Name,
     weeks: int = Query(default=4, ge=1, le=104),
     session: Session = Depends(get_session),
     clock: Clock = Depends(get_clock),
@@ -132,9 +142,9 @@ def team_shifts(
 
 @router.get("/overrides", response_model=list[OverrideOut])
 def list_overrides(
-    team: str | None = None,
-    start: AwareDatetime | None = None,
-    end: AwareDatetime | None = None,
+    team: Name | None = None,
+    start: Instant | None = None,
+    end: Instant | None = None,
     session: Session = Depends(get_session),
     _caller: Caller = Depends(require("viewer")),
 ) -> list[OverrideOut]:
@@ -147,6 +157,7 @@ def create_override(
     body: OverrideCreate,
     session: Session = Depends(get_session),
     clock: Clock = Depends(get_clock),
+    settings: Settings = Depends(get_settings),
     caller: Caller = Depends(require("responder")),
 ) -> OverrideOut:
     """Give a slot to a person for a window; 409 if another override holds part of it."""
@@ -160,6 +171,7 @@ def create_override(
         reason=body.reason,
         now=clock.now(),
         created_by=_actor(caller),
+        longest=settings.max_schedule_window,
     )
     out = _override_out(row)
     session.commit()
@@ -168,7 +180,7 @@ def create_override(
 
 @router.delete("/overrides/{override_id}", status_code=204)
 def delete_override(
-    override_id: int,
+    override_id: Id,
     session: Session = Depends(get_session),
     clock: Clock = Depends(get_clock),
     caller: Caller = Depends(require("responder")),
@@ -185,6 +197,7 @@ def create_swap(
     body: SwapCreate,
     session: Session = Depends(get_session),
     clock: Clock = Depends(get_clock),
+    settings: Settings = Depends(get_settings),
     caller: Caller = Depends(require("responder")),
 ) -> list[OverrideOut]:
     """Exchange two people's shifts of one slot (both overrides, or neither)."""
@@ -196,6 +209,7 @@ def create_swap(
         second=body.second,
         now=clock.now(),
         created_by=_actor(caller),
+        longest=settings.max_schedule_window,
     )
     out = [_override_out(r) for r in pair]
     session.commit()
@@ -207,8 +221,13 @@ def create_time_off(
     body: TimeOffCreate,
     session: Session = Depends(get_session),
     clock: Clock = Depends(get_clock),
+    settings: Settings = Depends(get_settings),
     caller: Caller = Depends(require("responder")),
 ) -> TimeOffOut:
+    """Take a person off every rota for a window: a responder only themself, a manager anyone
+    (time off removes a person from every rota it touches)."""
+    if body.person != caller.person_id and not auth_service.role_allows(caller.role, "manager"):
+        raise Forbidden("a responder may add only their own time off", "person")
     row: TimeOff = schedules_service.create_time_off(
         session,
         person_id=body.person,
@@ -217,9 +236,15 @@ def create_time_off(
         now=clock.now(),
         reason=body.reason,
         created_by=_actor(caller),
+        longest=settings.max_schedule_window,
     )
     out = TimeOffOut(
-        id=row.id, person=row.person_id, start=row.start, end=row.end, reason=row.reason
+        id=row.id,
+        person=row.person_id,
+        start=row.start,
+        end=row.end,
+        reason=row.reason,
+        created_by=row.created_by,
     )
     session.commit()
     return out

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from onduty.audit import service as audit_service
 from onduty.auth import service as auth_service
 from onduty.auth import session as browser
+from onduty.bounds import Id
 from onduty.errors import OndutyError
 from onduty.people.models import Person
 from onduty.web.deps import get_session
@@ -124,7 +125,7 @@ async def tokens_create(
 
 @router.post("/tokens/{token_id}/revoke")
 async def tokens_revoke(
-    token_id: int,
+    token_id: Id,
     request: Request,
     session: Session = Depends(get_session),
     viewer: Viewer = Depends(page_role("admin")),

@@ -19,6 +19,7 @@ from starlette.datastructures import FormData
 from onduty import localtime
 from onduty.auth import service as auth_service
 from onduty.auth import session as browser
+from onduty.errors import InvalidInput
 from onduty.people.models import Login, Organization
 from onduty.schedules.models import Rota
 from onduty.web.deps import get_session
@@ -78,11 +79,15 @@ def page_role(role: str) -> Any:
 
 
 async def checked_form(request: Request, viewer: Viewer) -> FormData:
-    """The posted form, after checking its CSRF token (field or X-CSRF-Token header)."""
+    """The posted form, after checking its CSRF token (field or X-CSRF-Token header), with no
+    value holding a NUL character (PostgreSQL cannot store or compare one)."""
     form = await request.form()
     token = form.get("csrf_token") or request.headers.get("x-csrf-token")
     if not browser.csrf_matches(viewer.session, token if isinstance(token, str) else None):
         raise PageForbidden("The form expired or did not come from this site; reload and retry.")
+    for name, value in form.multi_items():
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidInput(f"{name} must not contain a NUL character", name)
     return form
 
 

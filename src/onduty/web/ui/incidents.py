@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onduty import models as m
+from onduty.bounds import Id
 from onduty.errors import InvalidInput, NotFound, OndutyError
 from onduty.incidents import service as incidents_service
 from onduty.notify import models as ob
@@ -248,7 +249,7 @@ def _incident_context(session: Session, incident_id: int, now: datetime) -> dict
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 def incident_page(
-    incident_id: int,
+    incident_id: Id,
     request: Request,
     session: Session = Depends(get_session),
     viewer: Viewer = Depends(page_role("viewer")),
@@ -319,7 +320,7 @@ async def _change(
 
 def _action_route(name: str) -> Callable[..., Awaitable[Response]]:
     async def act(
-        incident_id: int,
+        incident_id: Id,
         request: Request,
         session: Session = Depends(get_session),
         viewer: Viewer = Depends(page_role("responder")),

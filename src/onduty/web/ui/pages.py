@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from onduty import localtime
 from onduty import models as m
+from onduty.bounds import INSTANT_RANGE, Id, check_instant
 from onduty.config import Settings
 from onduty.errors import InvalidInput, OndutyError
 from onduty.schedules import service as schedules_service
@@ -23,6 +24,7 @@ from onduty.web.ui.common import Viewer, checked_form, page_role, render, see_ot
 from onduty.web.ui.incidents import open_incidents
 
 router = APIRouter(include_in_schema=False)
+MAX_REASON = 500  # override.reason holds 500 characters
 
 
 def _oncall_now(session: Session, now: datetime) -> list[dict[str, Any]]:
@@ -177,7 +179,11 @@ async def team_override(
     now = request.app.state.clock.now()
     rota = session.get(m.Rota, team_id)
     zone = rota.timezone if rota else "UTC"
+    settings: Settings = request.app.state.settings
+    reason = str(form.get("reason", "")) or None
     try:
+        if reason is not None and len(reason) > MAX_REASON:
+            raise InvalidInput(f"reason: at most {MAX_REASON} characters", "reason")
         start = _form_instant(str(form.get("start", "")), zone, "start")
         end = _form_instant(str(form.get("end", "")), zone, "end")
         schedules_service.create_override(
@@ -188,8 +194,9 @@ async def team_override(
             start=start,
             end=end,
             now=now,
-            reason=str(form.get("reason", "")) or None,
+            reason=reason,
             created_by=viewer.actor,
+            longest=settings.max_schedule_window,
         )
         session.commit()
     except OndutyError as exc:
@@ -205,7 +212,7 @@ async def team_override(
 @router.post("/teams/{team_id}/overrides/{override_id}/remove")
 async def team_override_remove(
     team_id: str,
-    override_id: int,
+    override_id: Id,
     request: Request,
     session: Session = Depends(get_session),
     viewer: Viewer = Depends(page_role("responder")),
@@ -223,9 +230,13 @@ async def team_override_remove(
 
 def _form_instant(text: str, zone: str, field: str) -> datetime:
     try:
-        return localtime.to_utc(datetime.fromisoformat(text), zone)
+        local = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"{field}: {text!r} is not a date and time", field) from None
+    try:
+        return check_instant(localtime.to_utc(local, zone))
+    except (ValueError, OverflowError):  # OverflowError: a wall time near year 1 or 9999
+        raise InvalidInput(f"{field} {INSTANT_RANGE}", field) from None
 
 
 @router.get("/policy", response_class=HTMLResponse)
