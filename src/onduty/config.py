@@ -27,7 +27,11 @@ class Settings(BaseSettings):
     # Inbound limits (SPEC §6.3).
     max_body_bytes: int = 512 * 1024
     integration_rate_limit: int = Field(default=300, ge=1)  # requests per minute per integration
-    login_throttle_after: int = 5
+    # Free failed sign-ins per (username, address), per address and per username before each
+    # further attempt must wait (auth/throttle.py).
+    login_throttle_after: int = Field(default=5, ge=1)
+    login_throttle_address_after: int = Field(default=30, ge=1)
+    login_throttle_username_after: int = Field(default=100, ge=1)
     # Per contact method per 15 minutes; more are delayed, never dropped.
     sms_per_15m: int = Field(default=5, ge=1)
     voice_per_15m: int = Field(default=3, ge=1)

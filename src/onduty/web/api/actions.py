@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from onduty.db.dialect import lock
 from onduty.errors import Conflict, InvalidTransition, NotFound, OndutyError
 from onduty.incidents import service as incidents_service
 from onduty.incidents.models import Incident
@@ -51,6 +52,27 @@ def _claim(request: Request, token: str) -> links.ActionClaim:
     return claim
 
 
+def _still_current(session: Session, claim: links.ActionClaim) -> Incident:
+    """The claim's incident, locked, if nobody acknowledged, resolved or reopened it since the
+    link was sent (the lock keeps anyone from doing so before this request acts).
+
+    Raises:
+        NotFound: the incident is gone.
+        Conflict: the incident changed since the link was sent.
+    """
+    query = lock(session, select(Incident).where(Incident.id == claim.incident_id))
+    incident = session.scalars(query).first()
+    if incident is None:
+        raise NotFound("this link is not valid or has expired", "token")
+    if incident.generation != claim.generation:
+        raise Conflict(
+            f"incident #{incident.number} changed since this link was sent: it is now "
+            f"{incident.status}; open the incident page to act on it",
+            "token",
+        )
+    return incident
+
+
 @router.get("/actions/{token}", response_class=HTMLResponse, include_in_schema=False)
 def action_page(
     token: str, request: Request, session: Session = Depends(get_session)
@@ -58,9 +80,10 @@ def action_page(
     """A confirmation page: a GET never acts, because mail scanners open links."""
     try:
         claim = _claim(request, token)
-    except NotFound as exc:
-        return render(request, "error.html", None, status_code=404, message=exc.message)
-    incident = session.get(Incident, claim.incident_id)
+        incident = _still_current(session, claim)
+    except (NotFound, Conflict) as exc:
+        code = 404 if isinstance(exc, NotFound) else 409
+        return render(request, "error.html", None, status_code=code, message=exc.message)
     return render(
         request, "action.html", None, claim=claim, incident=incident, token=token, done=None
     )
@@ -78,6 +101,8 @@ def action(token: str, request: Request, session: Session = Depends(get_session)
             )
     except IntegrityError:
         raise Conflict("this link was already used", "token") from None
+    # After the single-use check: a used link says so, not that its own use changed the incident.
+    _still_current(session, claim)
     incident = _act(
         session,
         request,
@@ -198,6 +223,7 @@ async def twilio_voice(
             twiml_response(say="No action taken. Goodbye."), media_type="application/xml"
         )
     try:
+        _still_current(session, claim)
         incident = _act(
             session,
             request,
