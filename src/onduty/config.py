@@ -31,7 +31,11 @@ class Settings(BaseSettings):
     max_alerts_per_request: int = Field(default=100, ge=1)
     # The longest override or time off the API and the pages accept (the CLI is not limited).
     max_schedule_window: timedelta = timedelta(days=90)
-    login_throttle_after: int = 5
+    # Free failed sign-ins per (username, address), per address and per username before each
+    # further attempt must wait (auth/throttle.py).
+    login_throttle_after: int = Field(default=5, ge=1)
+    login_throttle_address_after: int = Field(default=30, ge=1)
+    login_throttle_username_after: int = Field(default=100, ge=1)
     # Per contact method per 15 minutes; more are delayed, never dropped.
     sms_per_15m: int = Field(default=5, ge=1)
     voice_per_15m: int = Field(default=3, ge=1)

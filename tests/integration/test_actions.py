@@ -238,3 +238,24 @@ def test_the_voice_keypad_takes_only_its_own_url_and_only_once(world: World) -> 
     again = voice(world, gather, "2")
     assert again.status_code == 200 and "already answered" in again.text
     assert status(world) == "acknowledged"
+
+
+def test_links_die_with_the_incident_generation(world: World) -> None:
+    """A link acts only on the incident as it was when the link was sent: after an acknowledge
+    (by any channel), a resolve or a reopen, the message's other links are refused."""
+    ack = world.actions["acknowledge"].removeprefix("http://onduty.test")
+    resolve = world.actions["resolve"].removeprefix("http://onduty.test")
+    assert world.client.post(ack).json()["status"] == "acknowledged"
+    stale = world.client.post(resolve)
+    assert stale.status_code == 409
+    assert stale.json() == {
+        "error": "incident #1 changed since this link was sent: it is now acknowledged; open "
+        "the incident page to act on it",
+        "field": "token",
+    }
+    assert status(world) == "acknowledged"
+    page = world.client.get(resolve)
+    assert page.status_code == 409 and "changed since this link was sent" in page.text
+    assert "<form" not in page.text.split("<main", 1)[1]
+    # Refused, not used up: it keeps saying why, rather than "already used".
+    assert world.client.post(resolve).json()["error"].startswith("incident #1 changed")

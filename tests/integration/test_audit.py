@@ -47,7 +47,7 @@ NOT_AUDITED_ROUTES: dict[Route, str] = {
     ("POST", "/integrations/{key}"): "alerts from monitoring: the incident timeline has them",
     ("POST", "/v2/enqueue"): "the same, through PagerDuty's Events API",
     ("POST", "/login"): "signing in changes nothing on anyone's behalf",
-    ("POST", "/logout"): "signing out only clears the browser's cookie",
+    ("POST", "/logout"): "signing out ends only the signed-in login's own sessions",
 }
 
 READ_ONLY_COMMANDS = {
@@ -254,8 +254,14 @@ def test_every_state_changing_route_writes_one_audit_row(
     )
     assert client.post(f"/actions/{link}").status_code == 200
     log.one(("POST", "/actions/{token}"), "asha", "incident.acknowledge", "incident", str(b))
+    # A call made after the acknowledgement (generation 2): older links no longer act.
     call = links.sign(
-        TEST_SECRET, action="acknowledge", incident_id=b, recipient="neha", expires=expires
+        TEST_SECRET,
+        action="acknowledge",
+        incident_id=b,
+        recipient="neha",
+        expires=expires,
+        generation=2,
     )
     path = f"/integrations/twilio/voice/{call}"
     form = {"Digits": "2", "CallSid": "CA1"}
@@ -446,6 +452,10 @@ def test_every_state_changing_command_writes_one_audit_row(
     log.one("user create", "cli", "login.create", "login", "kim")
     run("user", "create", "kim", "--role", "manager", "--password-stdin", stdin=PASSWORD + "\n")
     log.one("user create", "cli", "login.reset", "login", "kim")
+    run("user", "disable", "kim")
+    log.one("user disable", "cli", "login.disable", "login", "kim")
+    run("user", "enable", "kim")
+    log.one("user enable", "cli", "login.enable", "login", "kim")
 
     window = ["--start", "2026-11-26T10:00:00Z", "--end", "2026-11-26T14:00:00Z"]
     made = run(

@@ -144,3 +144,10 @@ def test_placeholder_secret_is_refused_outside_demo(db_url: str) -> None:
     result = run(db_url, "serve", "--port", "1")
     assert result.returncode == 1
     assert "ONDUTY_SECRET_KEY is still the demo placeholder" in result.stderr
+
+
+def test_export_omits_integration_keys_unless_with_keys(applied: str) -> None:
+    plain = run(applied, "policy", "export")
+    assert plain.returncode == 0 and "acmestorefrontalertmanager0001" not in plain.stdout
+    full = run(applied, "policy", "export", "--with-keys")
+    assert full.returncode == 0 and "key: acmestorefrontalertmanager0001" in full.stdout

@@ -155,3 +155,32 @@ def test_a_failed_apply_leaves_the_database_untouched(
     else:
         raise AssertionError("apply should have failed")
     assert export(session_factory) == before
+
+
+def test_export_leaves_integration_keys_out_unless_asked_and_apply_keeps_them(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The exported file is meant for version control, so it holds no integration key; applying
+    it (or the original file with its keys removed) keeps every stored key."""
+    apply_doc(session_factory, example())
+
+    def keys() -> dict[tuple[str, str], str]:
+        with session_factory() as s:
+            return {(g.service_id, g.name): g.key for g in s.scalars(select(m.Integration))}
+
+    stored = keys()
+    assert len(stored) == 7
+    text = export(session_factory)
+    assert not any(key in text for key in stored.values())
+    assert all(
+        set(g) >= {"id", "type"} and "key" not in g
+        for s in yaml.safe_load(text)["services"]
+        for g in s["integrations"]
+    )
+    with session_factory() as s:
+        full = export_yaml(s, with_keys=True)
+    assert all(key in full for key in stored.values())
+    policy, _ = parse_text(text)
+    with session_factory() as session, session.begin():
+        assert apply_policy(session, policy) == []
+    assert keys() == stored

@@ -24,10 +24,13 @@ class ApiToken(Base):
 
 
 class LoginFailure(Base):
-    """Failed logins per username, to slow down guessing (doubling delays)."""
+    """Recent failed sign-ins, counted per (username, address), per address (username "") and
+    per username (address ""); auth/throttle.py reads them to slow guessing down. A row idle for
+    a day is forgotten and purged."""
 
     __tablename__ = "login_failure"
 
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

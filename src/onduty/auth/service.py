@@ -5,9 +5,8 @@ passwords as argon2 hashes."""
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -15,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onduty.audit import service as audit
-from onduty.auth.models import ApiToken, LoginFailure
-from onduty.errors import InvalidInput, NotFound, OndutyError
+from onduty.auth.models import ApiToken
+from onduty.errors import InvalidInput, NotFound
 from onduty.people.models import Login, Person
 
 ROLES = ("viewer", "responder", "manager", "admin")
@@ -103,6 +102,20 @@ def list_tokens(session: Session) -> list[ApiToken]:
     return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
 
 
+MAX_USERNAME = 64  # the column's length
+MAX_PASSWORD = 1024  # far above any passphrase; bounds the work a request can ask of argon2
+
+
+def check_lengths(*, username: str, password: str) -> None:
+    """Refuse an empty or overlong username and an overlong password before any other work."""
+    if not username:
+        raise InvalidInput("the username is empty", "username")
+    if len(username) > MAX_USERNAME:
+        raise InvalidInput(f"the username is longer than {MAX_USERNAME} characters", "username")
+    if len(password) > MAX_PASSWORD:
+        raise InvalidInput(f"the password is longer than {MAX_PASSWORD} characters", "password")
+
+
 def create_login(
     session: Session,
     *,
@@ -114,16 +127,20 @@ def create_login(
     actor: str = audit.SYSTEM,
 ) -> Login:
     """Create a login, or give an existing one a new password, role and person (`login.reset`
-    in the audit log, which never holds a password or its hash)."""
+    in the audit log, which never holds a password or its hash); a new password ends every
+    session of the login."""
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}", "role")
+    check_lengths(username=username, password=password)
     if len(password) < 8:
         raise InvalidInput("password must be at least 8 characters", "password")
-    login = session.scalars(select(Login).where(Login.username == username)).first()
+    login = find_login(session, username)
     before = None if login is None else {"role": login.role, "person": login.person_id}
     if login is None:
-        login = Login(username=username, created_at=now)
+        login = Login(username=username, created_at=now, session_epoch=0, disabled=False)
         session.add(login)
+    else:
+        end_sessions(login)
     login.password_hash = _hasher.hash(password)
     login.role = role
     login.person_id = person_id
@@ -141,50 +158,49 @@ def create_login(
     return login
 
 
-class TooManyAttempts(OndutyError):
-    """Logins for this username are paused after repeated failures."""
-
-    def __init__(self, seconds: int) -> None:
-        super().__init__(f"too many failed logins: try again in {seconds} s", "username")
-        self.seconds = seconds
+def find_login(session: Session, username: str) -> Login | None:
+    return session.scalars(select(Login).where(Login.username == username)).first()
 
 
-def login(
-    session: Session, *, username: str, password: str, now: datetime, free_attempts: int = 5
-) -> Login | None:
-    """Check a password, slowing down guessing: after `free_attempts` failures each further
-    attempt must wait twice as long as the last (1 s, 2 s, 4 s, … up to 15 minutes).
-
-    Raises:
-        TooManyAttempts: the username is paused; nothing was checked.
-    """
-    failure = session.get(LoginFailure, username)
-    if failure is not None and failure.failures >= free_attempts:
-        wait = timedelta(seconds=min(2 ** (failure.failures - free_attempts), 900))
-        if now < failure.last_failure_at + wait:
-            remaining = (failure.last_failure_at + wait - now).total_seconds()
-            raise TooManyAttempts(max(1, math.ceil(remaining)))
-    found = check_password(session, username=username, password=password)
-    if found is None:
-        if failure is None:
-            failure = LoginFailure(username=username, failures=0)
-            session.add(failure)
-        failure.failures += 1
-        failure.last_failure_at = now
-    elif failure is not None:
-        session.delete(failure)
-    session.flush()
-    return found
-
-
-def check_password(session: Session, *, username: str, password: str) -> Login | None:
-    login = session.scalars(select(Login).where(Login.username == username)).first()
-    if login is None:
-        # Spend the same time as a real check, so timing does not reveal which usernames exist.
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether `password` matches; argon2 takes a tenth of a second of CPU, so the web layer
+    runs this off its event loop. Without a hash (no such login) a hash is computed anyway, so
+    the time taken does not reveal which usernames exist."""
+    if password_hash is None:
         _hasher.hash(password)
-        return None
+        return False
     try:
-        _hasher.verify(login.password_hash, password)
+        return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
-        return None
+        return False
+
+
+def end_sessions(login: Login) -> None:
+    """Every session cookie issued so far for `login` stops working at its next request."""
+    login.session_epoch += 1
+
+
+def set_disabled(
+    session: Session, *, username: str, disabled: bool, now: datetime, actor: str = audit.SYSTEM
+) -> Login:
+    """Disable a login (its sessions end and it cannot sign in) or enable it again
+    (`login.disable` or `login.enable` in the audit log)."""
+    login = find_login(session, username)
+    if login is None:
+        raise NotFound(f"no login named {username!r}", "username")
+    if disabled and not login.disabled:
+        end_sessions(login)
+    before = {"disabled": login.disabled}
+    login.disabled = disabled
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="login.disable" if disabled else "login.enable",
+        object_type="login",
+        object_id=username,
+        at=now,
+        before=before,
+        after={"disabled": disabled},
+    )
     return login

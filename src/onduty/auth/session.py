@@ -1,5 +1,6 @@
 """Browser sessions as signed cookies (HMAC-SHA256 with the server secret), each carrying its own
-CSRF token. Pure: the caller passes the secret and the instant."""
+CSRF token and its login's session epoch (a session whose epoch is no longer the login's has
+ended). Pure: the caller passes the secret and the instant."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ LIFETIME = timedelta(hours=12)
 @dataclass(frozen=True)
 class BrowserSession:
     login_id: int
+    epoch: int
     expires: datetime
     csrf: str
 
@@ -26,10 +28,10 @@ def _sign(secret: str, payload: bytes) -> str:
     return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
 
 
-def issue(secret: str, *, login_id: int, now: datetime) -> tuple[str, BrowserSession]:
-    session = BrowserSession(login_id, now + LIFETIME, secrets.token_urlsafe(24))
+def issue(secret: str, *, login_id: int, epoch: int, now: datetime) -> tuple[str, BrowserSession]:
+    session = BrowserSession(login_id, epoch, now + LIFETIME, secrets.token_urlsafe(24))
     raw = json.dumps(
-        {"l": login_id, "e": int(session.expires.timestamp()), "c": session.csrf}
+        {"l": login_id, "v": epoch, "e": int(session.expires.timestamp()), "c": session.csrf}
     ).encode()
     payload = base64.urlsafe_b64encode(raw).decode().rstrip("=")
     return f"{payload}.{_sign(secret, payload.encode())}", session
@@ -45,7 +47,7 @@ def read(secret: str, cookie: str | None, *, now: datetime) -> BrowserSession | 
     try:
         data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         expires = datetime.fromtimestamp(int(data["e"]), tz=now.tzinfo)
-        session = BrowserSession(int(data["l"]), expires, str(data["c"]))
+        session = BrowserSession(int(data["l"]), int(data["v"]), expires, str(data["c"]))
     except (ValueError, KeyError, TypeError):
         return None
     return session if session.expires > now else None

@@ -64,6 +64,28 @@ def user_create(
     out.print(f"login {username} ({role}) saved")
 
 
+@user_app.command("disable")
+@friendly
+def user_disable(username: str, database_url: DatabaseUrl = None) -> None:
+    """Disable a login: every session of it ends now, and it cannot sign in."""
+    with database(settings_for(database_url, demo=True)) as session:
+        auth_service.set_disabled(
+            session, username=username, disabled=True, now=clock().now(), actor="cli"
+        )
+    out.print(f"login {username} disabled; its sessions have ended")
+
+
+@user_app.command("enable")
+@friendly
+def user_enable(username: str, database_url: DatabaseUrl = None) -> None:
+    """Let a disabled login sign in again."""
+    with database(settings_for(database_url, demo=True)) as session:
+        auth_service.set_disabled(
+            session, username=username, disabled=False, now=clock().now(), actor="cli"
+        )
+    out.print(f"login {username} enabled")
+
+
 @integrations_app.command("list")
 @friendly
 def integrations_list(

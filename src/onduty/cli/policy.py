@@ -83,10 +83,18 @@ def policy_apply(file: Path, database_url: DatabaseUrl = None) -> None:
 def policy_export(
     database_url: DatabaseUrl = None,
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    with_keys: Annotated[
+        bool,
+        typer.Option(
+            "--with-keys",
+            help="Include the integration keys (secrets): for a backup, not for version control.",
+        ),
+    ] = False,
 ) -> None:
-    """Write the stored configuration as a policy file (to stdout unless --output)."""
+    """Write the stored configuration as a policy file (to stdout unless --output). Integration
+    keys are left out unless --with-keys; applying the file keeps the stored ones."""
     with database(settings_for(database_url, demo=True)) as session:
-        text = export_yaml(session)
+        text = export_yaml(session, with_keys=with_keys)
     if output is None:
         sys.stdout.write(text)
     else:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import gc
+import ipaddress
 import os
 import secrets
 import signal
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from sqlalchemy import make_url
 
 from onduty.auth import service as auth_service
 from onduty.cli.app import app
@@ -25,7 +28,7 @@ from onduty.cli.common import (
     settings_for,
 )
 from onduty.cli.policy import load_and_lint
-from onduty.config import Settings
+from onduty.config import DEMO_SECRET, Settings
 from onduty.db import make_engine, make_session_factory, migrate
 from onduty.policy import apply_policy
 
@@ -54,16 +57,34 @@ def serve(
             min=1, help="Serving processes on the one port (PostgreSQL only), each with an engine."
         ),
     ] = 1,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="With --demo, listen on a host other than loopback (the demo is not hardened "
+            "for that: its admin password is printed on the console).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the API and the web UI, with the engine in the same process unless --no-engine."""
     import uvicorn
 
+    from onduty.web.access_log import logging_config
+
+    if demo and not allow_remote and not _is_loopback(host):
+        raise CliError(
+            f"--demo listens on loopback only, not {host}: pass --allow-remote to serve the "
+            "demo to other machines"
+        )
     extra: dict[str, Any] = {"demo": True} if demo else {}
     if demo:
         extra.setdefault("base_url", f"http://{host}:{port}")
     if no_engine:
         extra["serve_engine"] = False
     settings = settings_for(database_url, **extra)
+    if demo and settings.secret_key == DEMO_SECRET:
+        settings = settings.model_copy(update={"secret_key": _demo_secret(settings.database_url)})
+    _refuse_placeholder_secret(settings)
     if workers > 1:
         if demo or not settings.database_url.startswith("postgresql"):
             raise CliError("--workers needs PostgreSQL: SQLite has one writer process")
@@ -78,6 +99,7 @@ def serve(
             port=port,
             workers=workers,
             log_level="info",
+            log_config=logging_config(),
             # A spawned worker first imports this command line (its parent's __main__) before it
             # can answer the supervisor's health check; on a busy machine that passed 5 s.
             timeout_worker_healthcheck=30,
@@ -89,10 +111,53 @@ def serve(
     if demo:
         out.print(f"onduty demo: open {settings.base_url}/")
     try:
-        uvicorn.run(application, host=host, port=port, log_level="info")
+        uvicorn.run(
+            application, host=host, port=port, log_level="info", log_config=logging_config()
+        )
     finally:
         if application.state.engine_worker is not None:
             application.state.engine_worker.stop()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _demo_secret(database_url: str) -> str:
+    """The demo's own signing secret, made once and kept (mode 0600) beside its SQLite file, or
+    in the working directory for another database: never the public placeholder, with which
+    anyone could forge a session cookie or an action link."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        path = Path(url.database).with_name(Path(url.database).name + ".secret")
+    else:
+        path = Path("onduty-demo.secret")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_text(encoding="utf-8").strip()
+        if len(secret) < 16:
+            raise CliError(f"{path} holds no usable secret: delete it to make a new one") from None
+        return secret
+    secret = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(secret + "\n")
+    return secret
+
+
+def _refuse_placeholder_secret(settings: Settings) -> None:
+    # Settings accept the placeholder in demo mode (ONDUTY_DEMO), for the commands that sign
+    # nothing; a process that signs cookies or links must have a real secret.
+    if settings.secret_key == DEMO_SECRET:
+        raise CliError(
+            "ONDUTY_SECRET_KEY is the public demo placeholder: set a long random value, or use "
+            "`onduty serve --demo`, which makes its own"
+        )
 
 
 def serving_app(settings: Settings) -> FastAPI:
@@ -137,6 +202,7 @@ def engine(database_url: DatabaseUrl = None) -> None:
     """Run the engine alone (escalations, deliveries, periodic jobs); several may share one
     PostgreSQL database."""
     settings = settings_for(database_url)
+    _refuse_placeholder_secret(settings)
     db = make_engine(settings.database_url)
     check_schema(db, settings.database_url)
     worker = _engine(settings, make_session_factory(db))

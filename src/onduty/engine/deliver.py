@@ -202,6 +202,7 @@ def _message(
                 settings.secret_key,
                 action=key,
                 incident_id=incident.id,
+                generation=incident.generation,
                 recipient=person.id,
                 expires=now + LINK_LIFETIME,
             )
@@ -210,6 +211,7 @@ def _message(
             settings.secret_key,
             action=links.KEYPAD,
             incident_id=incident.id,
+            generation=incident.generation,
             recipient=person.id,
             expires=now + LINK_LIFETIME,
         )

@@ -1,6 +1,8 @@
 """Signed action links (acknowledge, resolve) that work without a login, once, until they
-expire, and the one-use keypad URL of a phone call (`voice`: the digit pressed chooses
-acknowledge or resolve). Pure: the caller passes the secret and the instant."""
+expire, and only while the incident is at the generation the link was sent in (an acknowledge,
+resolve or reopen since then makes it stale); and the one-use keypad URL of a phone call
+(`voice`: the digit pressed chooses acknowledge or resolve). Pure: the caller passes the secret
+and the instant; the web layer compares the generation."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ ACTIONS = (*LINK_ACTIONS, KEYPAD)
 class ActionClaim:
     action: str
     incident_id: int
+    generation: int
     recipient: str
     expires: datetime
 
@@ -28,9 +31,25 @@ def _mac(secret: str, payload: str) -> str:
     return hmac.new(f"action-link:{secret}".encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
-def sign(secret: str, *, action: str, incident_id: int, recipient: str, expires: datetime) -> str:
+def sign(
+    secret: str,
+    *,
+    action: str,
+    incident_id: int,
+    recipient: str,
+    expires: datetime,
+    generation: int = 1,
+) -> str:
+    """A link token for `action` on the incident as it is at `generation` (a new incident's is
+    1), for `recipient`, valid until `expires`."""
     raw = json.dumps(
-        {"a": action, "i": incident_id, "r": recipient, "e": int(expires.timestamp())},
+        {
+            "a": action,
+            "i": incident_id,
+            "g": generation,
+            "r": recipient,
+            "e": int(expires.timestamp()),
+        },
         separators=(",", ":"),
     )
     payload = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -47,6 +66,7 @@ def read(secret: str, token: str, *, now: datetime) -> ActionClaim | None:
         claim = ActionClaim(
             str(data["a"]),
             int(data["i"]),
+            int(data["g"]),
             str(data["r"]),
             datetime.fromtimestamp(int(data["e"]), tz=UTC),
         )

@@ -118,7 +118,11 @@ class SupportLevel(Base):
 
 
 class Login(Base):
-    """A web UI login (argon2 hash) with its role; optionally tied to a person."""
+    """A web UI login (argon2 hash) with its role; optionally tied to a person.
+
+    `session_epoch` is copied into every session cookie issued for the login; bumping it (sign
+    out, a new password, disabling) ends all of them at once. A `disabled` login cannot sign in.
+    """
 
     __tablename__ = "login"
 
@@ -128,3 +132,5 @@ class Login(Base):
     role: Mapped[str] = mapped_column(String(16))
     person_id: Mapped[str | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)

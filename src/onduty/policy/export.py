@@ -56,7 +56,7 @@ def _team(ident: str, rec: Record) -> dict[str, Any]:
     return out
 
 
-def _service(ident: str, rec: Record) -> dict[str, Any]:
+def _service(ident: str, rec: Record, with_keys: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"id": ident, "name": rec["name"], "team": rec["team"]}
     if rec["discipline"]:
         out["discipline"] = rec["discipline"]
@@ -64,7 +64,9 @@ def _service(ident: str, rec: Record) -> dict[str, Any]:
         out["escalation_policy"] = rec["escalation_policy"]
     integrations = []
     for name, type_, key, mapping, rate_limit, auto_resolve in rec["integrations"]:
-        g: dict[str, Any] = {"id": name, "type": type_, "key": key}
+        g: dict[str, Any] = {"id": name, "type": type_}
+        if with_keys:
+            g["key"] = key
         if mapping is not None:
             g["mapping"] = mapping
         if rate_limit is not None:
@@ -88,8 +90,10 @@ def _priority(rec: Record) -> dict[str, Any]:
     return out
 
 
-def export_policy(session: Session) -> dict[str, Any]:
-    """The whole stored configuration as a policy document (a plain dict)."""
+def export_policy(session: Session, *, with_keys: bool = False) -> dict[str, Any]:
+    """The whole stored configuration as a policy document (a plain dict). Integration keys are
+    secrets and the file is meant for version control: they are left out unless `with_keys`
+    (apply keeps the stored key of an integration whose key the file omits)."""
     state = from_database(session, managed_only=False)
     org = state.organization or {
         "name": "onduty",
@@ -136,7 +140,7 @@ def export_policy(session: Session) -> dict[str, Any]:
             }
             for person, start, end, reason in sorted(state.time_off, key=str)
         ],
-        "services": [_service(i, r) for i, r in state.services.items()],
+        "services": [_service(i, r, with_keys) for i, r in state.services.items()],
         "escalation_policies": [
             {
                 "id": i,
@@ -160,5 +164,7 @@ def export_policy(session: Session) -> dict[str, Any]:
     return doc
 
 
-def export_yaml(session: Session) -> str:
-    return yaml.safe_dump(export_policy(session), sort_keys=False, allow_unicode=True, width=100)
+def export_yaml(session: Session, *, with_keys: bool = False) -> str:
+    return yaml.safe_dump(
+        export_policy(session, with_keys=with_keys), sort_keys=False, allow_unicode=True, width=100
+    )

@@ -16,8 +16,9 @@ from onduty.db import make_engine, make_session_factory
 from onduty.db.group_commit import GroupCommit
 from onduty.incidents.admission import Admission
 from onduty.web import errors
-from onduty.web.api import actions, admin, health, incidents, intake, metrics, schedules
+from onduty.web.api import actions, admin, docs, health, incidents, intake, metrics, schedules
 from onduty.web.limits import RequestLimits
+from onduty.web.security import SecurityMiddleware
 from onduty.web.ui import access, common, pages, people
 from onduty.web.ui import incidents as incident_pages
 
@@ -36,7 +37,7 @@ def create_app(
         title="onduty",
         version=__version__,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # web/api/docs.py serves it with local assets
         redoc_url=None,
     )
     app.state.settings = settings
@@ -50,6 +51,7 @@ def create_app(
     common.install(app)
     app.add_middleware(RequestLimits)
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(metrics.router)
     app.include_router(intake.router)
     app.include_router(incidents.router)
@@ -62,4 +64,5 @@ def create_app(
     app.include_router(incident_pages.router)
     app.include_router(people.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(SecurityMiddleware, base_url=settings.base_url)
     return app

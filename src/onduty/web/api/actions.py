@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onduty.bounds import MAX_ID
+from onduty.db.dialect import lock
 from onduty.errors import Conflict, InvalidInput, InvalidTransition, NotFound, OndutyError
 from onduty.incidents import service as incidents_service
 from onduty.incidents.models import Incident
@@ -65,6 +66,27 @@ def _use_once(session: Session, request: Request, token: str, used: str) -> None
         raise Conflict(used, "token") from None
 
 
+def _still_current(session: Session, claim: links.ActionClaim) -> Incident:
+    """The claim's incident, locked, if nobody acknowledged, resolved or reopened it since the
+    link was sent (the lock keeps anyone from doing so before this request acts).
+
+    Raises:
+        NotFound: the incident is gone.
+        Conflict: the incident changed since the link was sent.
+    """
+    query = lock(session, select(Incident).where(Incident.id == claim.incident_id))
+    incident = session.scalars(query).first()
+    if incident is None:
+        raise NotFound("this link is not valid or has expired", "token")
+    if incident.generation != claim.generation:
+        raise Conflict(
+            f"incident #{incident.number} changed since this link was sent: it is now "
+            f"{incident.status}; open the incident page to act on it",
+            "token",
+        )
+    return incident
+
+
 @router.get("/actions/{token}", response_class=HTMLResponse, include_in_schema=False)
 def action_page(
     token: str, request: Request, session: Session = Depends(get_session)
@@ -72,9 +94,10 @@ def action_page(
     """A confirmation page: a GET never acts, because mail scanners open links."""
     try:
         claim = _claim(request, token)
-    except NotFound as exc:
-        return render(request, "error.html", None, status_code=404, message=exc.message)
-    incident = session.get(Incident, claim.incident_id)
+        incident = _still_current(session, claim)
+    except (NotFound, Conflict) as exc:
+        code = 404 if isinstance(exc, NotFound) else 409
+        return render(request, "error.html", None, status_code=code, message=exc.message)
     return render(
         request, "action.html", None, claim=claim, incident=incident, token=token, done=None
     )
@@ -86,6 +109,8 @@ def action(token: str, request: Request, session: Session = Depends(get_session)
     wants_html = "text/html" in request.headers.get("accept", "")
     claim = _claim(request, token)
     _use_once(session, request, token, "this link was already used")
+    # After the single-use check: a used link says so, not that its own use changed the incident.
+    _still_current(session, claim)
     incident = _act(
         session,
         request,
@@ -221,6 +246,7 @@ async def twilio_voice(
         )
     try:
         _use_once(session, request, token, "This call was already answered. Goodbye.")
+        _still_current(session, claim)
         incident = _act(
             session,
             request,

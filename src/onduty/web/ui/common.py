@@ -62,7 +62,9 @@ def current_viewer(request: Request, session: Session = Depends(get_session)) ->
     if found is None:
         return None
     login = session.get(Login, found.login_id)
-    return Viewer(login, found) if login is not None else None
+    if login is None or login.disabled or login.session_epoch != found.epoch:
+        return None  # signed out, new password, or disabled since this cookie was issued
+    return Viewer(login, found)
 
 
 def page_role(role: str) -> Any:

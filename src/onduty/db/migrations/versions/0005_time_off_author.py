@@ -1,7 +1,7 @@
 """time_off: who added it and when (created_by, created_at), as overrides already record
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02 10:00:00
 
 Rows made before this stay without an author (NULL), as the policy file's own rows do.
@@ -15,7 +15,7 @@ from alembic import op
 import onduty.db.base
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
