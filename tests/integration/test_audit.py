@@ -257,7 +257,7 @@ def test_every_state_changing_route_writes_one_audit_row(
     # A call made after the acknowledgement (generation 2): older links no longer act.
     call = links.sign(
         TEST_SECRET,
-        action="acknowledge",
+        action=links.KEYPAD,
         incident_id=b,
         recipient="neha",
         expires=expires,
