@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from onduty.auth import service as auth_service
 from onduty.cli.app import app
 from onduty.cli.common import (
     EXAMPLE_POLICY,
@@ -25,14 +24,12 @@ from onduty.cli.common import (
     settings_for,
 )
 from onduty.cli.policy import load_and_lint
-from onduty.config import Settings
-from onduty.db import make_engine, make_session_factory, migrate
-from onduty.policy import apply_policy
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from sqlalchemy.orm import Session, sessionmaker
 
+    from onduty.config import Settings
     from onduty.engine import Engine
 
 
@@ -136,9 +133,11 @@ def _engine(settings: Settings, session_factory: sessionmaker[Session]) -> Engin
 def engine(database_url: DatabaseUrl = None) -> None:
     """Run the engine alone (escalations, deliveries, periodic jobs); several may share one
     PostgreSQL database."""
+    from onduty.db import make_engine, make_session_factory
+
     settings = settings_for(database_url)
     db = make_engine(settings.database_url)
-    check_schema(db, settings.database_url)
+    check_schema(db)
     worker = _engine(settings, make_session_factory(db))
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     out.print(
@@ -152,13 +151,17 @@ def engine(database_url: DatabaseUrl = None) -> None:
 
 
 def _prepare_demo(settings: Settings) -> None:
+    from onduty.auth import service as auth_service
+    from onduty.db import migrate
+    from onduty.policy import apply_policy
+
     migrate(settings.database_url)
     policy, messages, failed = load_and_lint(EXAMPLE_POLICY)
     if failed:
         raise CliError("the demo policy does not lint: " + "; ".join(messages))
     password = secrets.token_urlsafe(9)
     now = clock().now()
-    with database(settings) as session:
+    with database(settings.database_url) as session:
         for change in apply_policy(session, policy, actor="cli", now=now):
             out.print(f"demo: {change}")
         auth_service.create_login(
