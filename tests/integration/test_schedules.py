@@ -448,3 +448,20 @@ def test_schedule_names_are_bounded(client: TestClient, auth: dict[str, str]) ->
     ):
         answer = client.post(path, json=body, headers=auth)
         assert answer.status_code == 422 and answer.json()["field"] == field, answer.text
+
+
+def test_time_zones_endpoint(
+    client: TestClient, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    doc = example()
+    doc["teams"][1]["rota"]["timezone"] = "Europe/London"
+    doc["teams"].append({"id": "qa", "name": "QA", "members": ["meera"]})
+    apply_doc(session_factory, doc)
+    with session_factory() as s, s.begin():
+        token = auth_service.create_token(s, person_id=None, role="viewer", now=clock.now())
+    assert client.get("/api/v1/timezones").status_code == 401
+    answer = client.get("/api/v1/timezones", headers={"Authorization": f"Bearer {token}"})
+    assert answer.json() == {
+        "organization": "Asia/Kolkata",
+        "teams": {"checkout": "Asia/Kolkata", "catalog": "Europe/London", "qa": "Asia/Kolkata"},
+    }

@@ -5,9 +5,10 @@ plus Lord Howe's 30-minute one; and checked against the rota, working hours and 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import TZPATH, ZoneInfo, available_timezones
 
 import pytest
 import yaml
@@ -301,6 +302,24 @@ def test_an_unknown_zone_is_named_in_the_error(name: str) -> None:
     assert caught.value.message == f"{name!r} is not an IANA time zone (e.g. Europe/London)"
     with pytest.raises(InvalidInput):
         localtime.to_utc(datetime(2026, 1, 1), name)
+
+
+def test_zones_are_exactly_those_zoneinfo_lists() -> None:
+    listed = available_timezones() | {"UTC"}
+    on_disk = {
+        os.path.relpath(os.path.join(folder, name), root)
+        for root in TZPATH
+        if os.path.isdir(root)
+        for folder, dirs, files in os.walk(root)
+        for name in dirs + files
+    }
+    for name in sorted(listed | on_disk | {"posixrules", "right/UTC", "Europe/", "./UTC"}):
+        try:
+            localtime.zone(name)
+        except InvalidInput:
+            assert name not in listed, name
+        else:
+            assert name in listed, name
 
 
 def test_known_zones_load() -> None:

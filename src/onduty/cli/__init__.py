@@ -1,5 +1,7 @@
-"""The `onduty` command: thin commands that parse, call a service, print, and exit non-zero with
-one clear line on bad input (never a traceback). One module per command group."""
+"""The `onduty` command: thin commands that parse, call a service (on the database, or a server
+over HTTP for the responder's commands), print, and exit non-zero with one clear line on bad
+input (never a traceback). One module per command group; each imports what a command needs
+inside the command, so a short command starts fast."""
 
 from __future__ import annotations
 

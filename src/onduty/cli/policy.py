@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from onduty.cli.common import (
+    AsJson,
     DatabaseUrl,
     clock,
     database,
     err,
     friendly,
     out,
+    print_json,
     settings_for,
 )
-from onduty.db import migrate
-from onduty.policy import PolicyError, apply_policy, export_yaml, lint, load_file
+
+if TYPE_CHECKING:
+    from onduty.policy import Problem
 
 policy_app = typer.Typer(no_args_is_help=True, help="Lint, apply and export the policy file.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -28,6 +31,8 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 @friendly
 def db_upgrade(database_url: DatabaseUrl = None) -> None:
     """Create or upgrade the database schema to the newest migration."""
+    from onduty.db import migrate
+
     settings = settings_for(database_url, demo=True)
     migrate(settings.database_url)
     out.print("database schema is up to date")
@@ -36,12 +41,18 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
 # --- policy ---------------------------------------------------------------------------------
 
 
-def load_and_lint(file: Path) -> tuple[Any, list[str], bool]:
+def _problems(file: Path) -> tuple[Any, list[Problem]]:
+    from onduty.policy import PolicyError, lint, load_file
+
     try:
         policy, lines = load_file(file)
     except PolicyError as exc:
-        return None, [p.format(str(file)) for p in exc.problems], True
-    problems = lint(policy, lines, now=clock().now())
+        return None, exc.problems
+    return policy, lint(policy, lines, now=clock().now())
+
+
+def load_and_lint(file: Path) -> tuple[Any, list[str], bool]:
+    policy, problems = _problems(file)
     return (
         policy,
         [p.format(str(file)) for p in problems],
@@ -50,8 +61,16 @@ def load_and_lint(file: Path) -> tuple[Any, list[str], bool]:
 
 
 @policy_app.command("lint")
-def policy_lint(file: Path) -> None:
-    """Check a policy file; errors exit 1, warnings are printed and exit 0."""
+def policy_lint(file: Path, as_json: AsJson = False) -> None:
+    """Check a policy file; errors exit 1, warnings and notices are printed and exit 0."""
+    if as_json:
+        _policy, problems = _problems(file)
+        print_json(
+            [{"line": p.line, "severity": p.severity, "message": p.message} for p in problems]
+        )
+        if any(p.severity == "error" for p in problems):
+            raise typer.Exit(1)
+        return
     _policy, messages, failed = load_and_lint(file)
     for line in messages:
         (err if failed else out).print(line)
@@ -70,7 +89,9 @@ def policy_apply(file: Path, database_url: DatabaseUrl = None) -> None:
         err.print(line)
     if failed:
         raise typer.Exit(1)
-    with database(settings_for(database_url, demo=True)) as session:
+    from onduty.policy import apply_policy
+
+    with database(settings_for(database_url, demo=True).database_url) as session:
         changes = apply_policy(session, policy, actor="cli", now=clock().now())
     for change in changes:
         out.print(change)
@@ -93,7 +114,9 @@ def policy_export(
 ) -> None:
     """Write the stored configuration as a policy file (to stdout unless --output). Integration
     keys are left out unless --with-keys; applying the file keeps the stored ones."""
-    with database(settings_for(database_url, demo=True)) as session:
+    from onduty.policy import export_yaml
+
+    with database(settings_for(database_url, demo=True).database_url) as session:
         text = export_yaml(session, with_keys=with_keys)
     if output is None:
         sys.stdout.write(text)

@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import make_url
 
-from onduty.auth import service as auth_service
 from onduty.cli.app import app
 from onduty.cli.common import (
     EXAMPLE_POLICY,
@@ -28,14 +26,12 @@ from onduty.cli.common import (
     settings_for,
 )
 from onduty.cli.policy import load_and_lint
-from onduty.config import DEMO_SECRET, Settings
-from onduty.db import make_engine, make_session_factory, migrate
-from onduty.policy import apply_policy
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from sqlalchemy.orm import Session, sessionmaker
 
+    from onduty.config import Settings
     from onduty.engine import Engine
 
 
@@ -82,6 +78,8 @@ def serve(
     if no_engine:
         extra["serve_engine"] = False
     settings = settings_for(database_url, **extra)
+    from onduty.config import DEMO_SECRET
+
     if demo and settings.secret_key == DEMO_SECRET:
         settings = settings.model_copy(update={"secret_key": _demo_secret(settings.database_url)})
     _refuse_placeholder_secret(settings)
@@ -132,6 +130,8 @@ def _demo_secret(database_url: str) -> str:
     """The demo's own signing secret, made once and kept (mode 0600) beside its SQLite file, or
     in the working directory for another database: never the public placeholder, with which
     anyone could forge a session cookie or an action link."""
+    from sqlalchemy import make_url
+
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         path = Path(url.database).with_name(Path(url.database).name + ".secret")
@@ -153,6 +153,8 @@ def _demo_secret(database_url: str) -> str:
 def _refuse_placeholder_secret(settings: Settings) -> None:
     # Settings accept the placeholder in demo mode (ONDUTY_DEMO), for the commands that sign
     # nothing; a process that signs cookies or links must have a real secret.
+    from onduty.config import DEMO_SECRET
+
     if settings.secret_key == DEMO_SECRET:
         raise CliError(
             "ONDUTY_SECRET_KEY is the public demo placeholder: set a long random value, or use "
@@ -201,10 +203,12 @@ def _engine(settings: Settings, session_factory: sessionmaker[Session]) -> Engin
 def engine(database_url: DatabaseUrl = None) -> None:
     """Run the engine alone (escalations, deliveries, periodic jobs); several may share one
     PostgreSQL database."""
+    from onduty.db import make_engine, make_session_factory
+
     settings = settings_for(database_url)
     _refuse_placeholder_secret(settings)
     db = make_engine(settings.database_url)
-    check_schema(db, settings.database_url)
+    check_schema(db)
     worker = _engine(settings, make_session_factory(db))
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     out.print(
@@ -218,13 +222,17 @@ def engine(database_url: DatabaseUrl = None) -> None:
 
 
 def _prepare_demo(settings: Settings) -> None:
+    from onduty.auth import service as auth_service
+    from onduty.db import migrate
+    from onduty.policy import apply_policy
+
     migrate(settings.database_url)
     policy, messages, failed = load_and_lint(EXAMPLE_POLICY)
     if failed:
         raise CliError("the demo policy does not lint: " + "; ".join(messages))
     password = secrets.token_urlsafe(9)
     now = clock().now()
-    with database(settings) as session:
+    with database(settings.database_url) as session:
         for change in apply_policy(session, policy, actor="cli", now=now):
             out.print(f"demo: {change}")
         auth_service.create_login(

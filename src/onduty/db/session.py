@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -96,6 +97,9 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def alembic_config(url: str) -> Config:
+    # Alembic is imported here, not above: commands that only read need none of it.
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
@@ -104,4 +108,22 @@ def alembic_config(url: str) -> Config:
 
 def migrate(url: str, revision: str = "head") -> None:
     """Bring the schema at `url` up to `revision` (the schema tests run on comes from here)."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    """The newest migration's revision, found without importing Alembic (a command that only
+    reads should not pay for it): each file in versions/ is named after its revision, numbered
+    one after another ("0002_alert_key_first.py"); a test holds Alembic's head to this."""
+    return max(p.name.partition("_")[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The revision the database's schema is at (Alembic's table), or None if never migrated."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        version: str | None = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return version

@@ -1,31 +1,39 @@
 """Notifications: channel-agnostic messages, their rendering and signing, and the channels.
 
 The outbox and delivery worker (the callers of `Channel.send`) live beside this, later.
+
+The names below are imported on first use, not with the package: importing the outbox models
+(`onduty.notify.models`, wanted by every incident command) must not load Jinja2, httpx and
+every channel adapter.
 """
 
 from __future__ import annotations
 
-from onduty.notify import render, signing
-from onduty.notify.channels import (
-    ACTION_ACKNOWLEDGE,
-    ACTION_RESOLVE,
-    ACTION_VOICE_GATHER,
-    CHANNEL_TYPES,
-    EVENTS,
-    Address,
-    Channel,
-    ChannelError,
-    FakeChannel,
-    IncidentInfo,
-    Message,
-    PermanentError,
-    Receipt,
-    RetryableError,
-    SentMessage,
-    build_channels,
-    channel_for,
-)
-from onduty.notify.signing import SignatureError
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from onduty.notify import render, signing
+    from onduty.notify.channels import (
+        ACTION_ACKNOWLEDGE,
+        ACTION_RESOLVE,
+        ACTION_VOICE_GATHER,
+        CHANNEL_TYPES,
+        EVENTS,
+        Address,
+        Channel,
+        ChannelError,
+        FakeChannel,
+        IncidentInfo,
+        Message,
+        PermanentError,
+        Receipt,
+        RetryableError,
+        SentMessage,
+        build_channels,
+        channel_for,
+    )
+    from onduty.notify.signing import SignatureError
 
 __all__ = [
     "ACTION_ACKNOWLEDGE",
@@ -49,3 +57,14 @@ __all__ = [
     "render",
     "signing",
 ]
+_MODULES = {"render", "signing"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f"onduty.notify.{name}")
+    if name == "SignatureError":
+        return importlib.import_module("onduty.notify.signing").SignatureError
+    if name in __all__:
+        return getattr(importlib.import_module("onduty.notify.channels"), name)
+    raise AttributeError(f"module 'onduty.notify' has no attribute {name!r}")

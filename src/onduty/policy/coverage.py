@@ -1,5 +1,6 @@
 """Lint checks that need the rota arithmetic: gaps in the next weeks (e.g. through time off), a
-person on call in two teams at once, and more consecutive shifts than a team allows."""
+person on call in two teams at once, and more consecutive shifts than a team allows. A rota that
+has not started yet is simply not on call: a notice, unless a service would then page nobody."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 from onduty import localtime
 from onduty.policy.derive import person_zone, team_zone
 from onduty.policy.loader import PathT
-from onduty.policy.schema import PolicyFile
+from onduty.policy.schema import LEVELS, PolicyFile, TeamIn
 from onduty.schedules import rotation
 from onduty.schedules.spec import hhmm, window
 
@@ -41,7 +42,7 @@ def specs(policy: PolicyFile) -> dict[str, rotation.RotaSpec]:
     return out
 
 
-def check(policy: PolicyFile, error: Say, warning: Say, *, now: datetime) -> None:
+def check(policy: PolicyFile, error: Say, warning: Say, notice: Say, *, now: datetime) -> None:
     """Report coverage problems in [now, now + 8 weeks). Skips teams that earlier checks flag."""
     known = {p.id for p in policy.people}
     people = {p.id: p for p in policy.people}
@@ -56,6 +57,7 @@ def check(policy: PolicyFile, error: Say, warning: Say, *, now: datetime) -> Non
         if t.end > t.start
     )
     busy: list[tuple[str, str, rotation.Shift]] = []  # (team index path, team id, shift)
+    waiting = {t for t, spec in specs(policy).items() if _first(spec) > now}
     for ti, team in enumerate(policy.teams):
         if team.rota is None or any(
             not s.people or set(s.people) - known for s in team.rota.slots.values()
@@ -73,22 +75,89 @@ def check(policy: PolicyFile, error: Say, warning: Say, *, now: datetime) -> Non
             for o in policy.overrides
             if o.team == team.id and o.slot in team.rota.slots and o.end > o.start
         )
+        first = _first(spec)
+        # Past the rota's start and everyone's time off, the rota names somebody: a gap that
+        # reaches the end of the 8 weeks is followed that far, to name its real end.
+        settled = max([end, first, *(t.end for t in time_off)]) + spec.length
         for name, slot in team.rota.slots.items():
             shifts = rotation.shifts(spec, name, start, end, overrides, time_off)
             path: PathT = ("teams", ti, "rota", "slots", name)
-            gap = next((s for s in shifts if s.person is None and not slot.windows), None)
-            if gap is not None:
-                error(
-                    path,
-                    f"team {team.id!r} slot {name!r} has nobody on call from "
-                    f"{localtime.plain(gap.start, zone)} to {localtime.plain(gap.end, zone)}"
-                    + (" (time off with nobody to cover)" if gap.start >= _first(spec) else ""),
-                )
+            if not slot.windows:
+                gaps = _gaps(rotation.shifts(spec, name, start, settled, overrides, time_off))
+                gaps = [(a, b) for a, b in gaps if a < end]
+                where = f"team {team.id!r} slot {name!r} has nobody on call from"
+                early = next(((a, b) for a, b in gaps if b <= first), None)
+                if early is not None:
+                    a, b = early
+                    starts = "" if b == first else f" at {localtime.plain(first, zone)}"
+                    message = f"{where} {localtime.plain(a, zone)} to {localtime.plain(b, zone)}"
+                    message += f" (before its rota starts{starts})"
+                    # Not on call yet: a notice, unless a service would then page nobody.
+                    silent = _paging_nobody(policy, team.id, name, waiting)
+                    if silent:
+                        error(path, f"{message}: {' and '.join(silent)} would page nobody")
+                    else:
+                        notice(path, message)
+                later = next(((a, b) for a, b in gaps if b > first), None)
+                if later is not None:
+                    a, b = later
+                    then = "before its rota starts, then " if a < first else ""
+                    error(
+                        path,
+                        f"{where} {localtime.plain(a, zone)} to {localtime.plain(b, zone)} "
+                        f"({then}time off with nobody to cover)",
+                    )
             busy.extend((f"{ti}", team.id, s) for s in shifts if s.person)
             limit = team.rota.max_consecutive
             if limit:
                 _consecutive(spec, name, shifts, limit, team.id, path, warning, zone)
     _two_teams(busy, policy, error)
+
+
+def _gaps(shifts: list[rotation.Shift]) -> list[tuple[datetime, datetime]]:
+    """Each stretch with nobody on call, whole: shifts are cut at every handoff."""
+    out: list[tuple[datetime, datetime]] = []
+    for s in shifts:
+        if s.person is not None:
+            continue
+        if out and out[-1][1] == s.start:
+            out[-1] = (out[-1][0], s.end)
+        else:
+            out.append((s.start, s.end))
+    return out
+
+
+def _paging_nobody(policy: PolicyFile, team_id: str, slot: str, waiting: set[str]) -> list[str]:
+    """The services that rely on this team (or name this slot) whose escalation policy would
+    reach nobody while the rotas of the `waiting` teams have not started."""
+    teams = {t.id: t for t in policy.teams}
+    people = {p.id for p in policy.people}
+    policies = {p.id: p for p in policy.escalation_policies}
+    out = []
+    for service in policy.services:
+        ep = policies.get(service.escalation_policy or "")
+        if ep is None:
+            continue  # an error of its own
+        targets = [t for step in ep.steps for t in step.notify]
+        if service.team != team_id and f"slot:{team_id}/{slot}" not in targets:
+            continue
+        team = teams.get(service.team)
+        if not any(_reaches(t, team, people, waiting) for t in targets):
+            out.append(f"service {service.id!r} (escalation policy {ep.id!r})")
+    return out
+
+
+def _reaches(target: str, team: TeamIn | None, people: set[str], waiting: set[str]) -> bool:
+    """Whether an escalation target of `team`'s service can name somebody before the rotas of
+    the `waiting` teams start."""
+    kind, _, ref = target.partition(":")
+    if kind == "person":
+        return ref in people
+    if kind in LEVELS:
+        return team is not None and bool(getattr(team.support, kind))
+    if kind == "slot":
+        return ref.partition("/")[0] not in waiting
+    return team is not None and team.id not in waiting  # primary, secondary, team
 
 
 def _first(spec: rotation.RotaSpec) -> datetime:

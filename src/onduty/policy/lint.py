@@ -26,9 +26,12 @@ class _Report:
     def warning(self, path: PathT, message: str) -> None:
         self.problems.append(Problem("warning", message, path, self.lines.of(path)))
 
+    def notice(self, path: PathT, message: str) -> None:
+        self.problems.append(Problem("notice", message, path, self.lines.of(path)))
+
 
 def lint(policy: PolicyFile, lines: Lines, *, now: datetime) -> list[Problem]:
-    """Every semantic problem of `policy`, errors and warnings, ordered by line."""
+    """Every semantic problem of `policy`, errors, warnings and notices, ordered by line."""
     report = _Report(lines)
     _duplicates(policy, report)
     _people(policy, report)
@@ -38,7 +41,7 @@ def lint(policy: PolicyFile, lines: Lines, *, now: datetime) -> list[Problem]:
     _policies(policy, report)
     _notification_delays(policy, report)
     _criticality(policy, report)
-    coverage.check(policy, report.error, report.warning, now=now)
+    coverage.check(policy, report.error, report.warning, report.notice, now=now)
     return sorted(report.problems, key=lambda p: (p.line, p.message))
 
 

@@ -20,13 +20,13 @@ PathT = tuple[str | int, ...]
 class Problem:
     """One finding of the loader or of lint, located by its path in the document."""
 
-    severity: Literal["error", "warning"]
+    severity: Literal["error", "warning", "notice"]
     message: str
     path: PathT = ()
     line: int = 0
 
     def format(self, filename: str) -> str:
-        tag = "" if self.severity == "error" else "warning: "
+        tag = "" if self.severity == "error" else f"{self.severity}: "
         return f"{filename}:{self.line}: {tag}{self.message}"
 
 

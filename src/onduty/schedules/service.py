@@ -102,6 +102,14 @@ def team_ids(session: Session) -> list[str]:
     return list(session.scalars(select(Rota.team_id).order_by(Rota.team_id)))
 
 
+def time_zones(session: Session) -> tuple[str, dict[str, str]]:
+    """The organisation's time zone, and each team's: its rota's, else the organisation's."""
+    org = session.scalars(select(Organization)).first()
+    default = org.timezone if org else "UTC"
+    rotas = {team: zone for team, zone in session.execute(select(Rota.team_id, Rota.timezone))}
+    return default, {t: rotas.get(t, default) for t in session.scalars(select(Team.id))}
+
+
 def on_call_at(session: Session, *, at: datetime, team_id: str | None = None) -> list[OnCall]:
     """Who is on call in each slot of one team (or every team) at `at`, with the whole shift."""
     out = []

@@ -116,6 +116,22 @@ def oncall(
     return [OnCallOut(**r.__dict__) for r in rows]
 
 
+class TimeZonesOut(BaseModel):
+    organization: str
+    teams: dict[str, str]
+
+
+@router.get("/timezones", response_model=TimeZonesOut)
+def time_zones(
+    session: Session = Depends(get_session),
+    _caller: Caller = Depends(require("viewer")),
+) -> TimeZonesOut:
+    """The organisation's time zone and each team's (its rota's, else the organisation's): the
+    zone a wall-clock time for that team is read in and its instants are shown in."""
+    organization, teams = schedules_service.time_zones(session)
+    return TimeZonesOut(organization=organization, teams=teams)
+
+
 @router.get("/teams/{team}/shifts")
 def team_shifts(
     team: Name,
