@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onduty import models as m
 from onduty.audit import service as audit_service
 from onduty.notify import models as ob
+from onduty.notify import outbox
 from onduty.web.deps import get_session, wake_engine
 from onduty.web.ui.common import (
     PageForbidden,
@@ -124,34 +124,32 @@ async def person_test(
             request, "error.html", viewer, status_code=404, message=f"No person {person_id!r}."
         )
     now = request.app.state.clock.now()
-    for method in person.contact_methods:
-        session.add(
-            ob.OutboxMessage(
-                rule_key=f"test:{person.id}:{method.id}:{now:%Y%m%dT%H%M%S%f}",
+    queued = outbox.enqueue_many(
+        session,
+        [
+            outbox.OutboxItem(
+                key=f"test:{person.id}:{method.id}:{now:%Y%m%dT%H%M%S%f}",
                 event="test",
-                incident_id=None,
+                due_at=now,
                 person_id=person.id,
                 contact_method_id=method.id,
                 channel=method.type,
                 text=TEST_TEXT,
-                status=ob.PENDING,
-                due_at=now,
-                attempts=0,
-                created_at=now,
             )
-        )
-    audit_service.record(
-        session,
-        actor=viewer.actor,
-        action="person.test_notification",
-        object_type="person",
-        object_id=person.id,
-        at=now,
-        after={"contact_methods": [c.name for c in person.contact_methods]},
+            for method in person.contact_methods
+        ],
+        now=now,
     )
-    try:
-        session.commit()
-    except IntegrityError:  # the same instant twice: that test is already queued
-        session.rollback()
+    if queued:  # else the same instant twice: that test is queued already
+        audit_service.record(
+            session,
+            actor=viewer.actor,
+            action="person.test_notification",
+            object_type="person",
+            object_id=person.id,
+            at=now,
+            after={"contact_methods": [c.name for c in person.contact_methods]},
+        )
+    session.commit()
     wake_engine(request)
     return see_other(f"/people/{person_id}?sent={len(person.contact_methods)}")
