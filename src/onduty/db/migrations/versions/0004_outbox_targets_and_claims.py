@@ -1,8 +1,8 @@
 """outbox: external targets, priorities and claims held by engine instances
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-01 09:00:00
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-02 09:00:00
 
 An outbox row is for a person's contact method or for an external system (`target` with a JSON
 `payload`); `priority` orders claims (pages first) and leads the due index after the status;
@@ -17,8 +17,8 @@ from alembic import op
 
 import onduty.db.base
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
