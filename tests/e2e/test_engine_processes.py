@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,10 @@ from tests.channel_servers import Recorded, Reply, WebhookReceiver
 from tests.e2e.conftest import ONDUTY, free_port
 from tests.policy_cases import example
 from tests.scenario import alertmanager
+
+from onduty.db import make_engine, make_session_factory
+from onduty.notify import outbox
+from onduty.notify.signing import verify_webhook
 
 
 def webhook_policy(receiver: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -263,3 +268,28 @@ def test_two_engines_deliver_every_notification_exactly_once(
     per_incident = Counter(incident for incident, *_ in got)
     assert len(per_incident) == 500 and set(per_incident.values()) == {1}
     assert len({key for *_, key in got}) == 500
+
+
+def test_onduty_engine_sends_calls_to_the_http_target(
+    procs: Processes, receiver: WebhookReceiver, db_url: str
+) -> None:
+    procs.env["ONDUTY_HTTP_TARGET_SECRET"] = "process-http-secret"
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as session, session.begin():
+            now = datetime.now(UTC)
+            item = outbox.OutboxItem(
+                key="deploy-42",
+                event="deploy.frozen",
+                due_at=now,
+                target="http",
+                payload={"url": f"{receiver.url}/calls", "body": {"until": "friday"}},
+            )
+            assert outbox.enqueue(session, item, now=now) is not None
+    finally:
+        engine.dispose()
+    procs.start("engine")
+    wait_for(lambda: len(receiver.requests) >= 1, 60, "the call")
+    (request,) = receiver.requests
+    verify_webhook(request.body, "process-http-secret", request.headers["X-Onduty-Signature"])
+    assert request.json()["idempotency_key"] == "deploy-42"
