@@ -94,24 +94,7 @@ def claim(
     rows = outbox.claimable(
         session, now=now, limit=limit, others=limit if others is None else others
     )
-    # Everything people's messages need, in one query; the objects stay in the session's
-    # identity map while `loaded` holds them, so `_message` finds them there.
-    people = [row.id for row in rows if row.target is None]
-    loaded = (
-        {
-            found[0]: found[1:]
-            for found in session.execute(
-                select(ob.OutboxMessage.id, Person, ContactMethod, Incident, Service)
-                .join(Person, Person.id == ob.OutboxMessage.person_id)
-                .join(ContactMethod, ContactMethod.id == ob.OutboxMessage.contact_method_id)
-                .outerjoin(Incident, Incident.id == ob.OutboxMessage.incident_id)
-                .outerjoin(Service, Service.id == Incident.service_id)
-                .where(ob.OutboxMessage.id.in_(people))
-            )
-        }
-        if people
-        else {}
-    )
+    loaded = _people(session, [row.id for row in rows if row.target is None])
     out: list[Prepared] = []
     claimed_per_method: Counter[int] = Counter()
     for row in rows:
@@ -153,6 +136,25 @@ def claim(
         )
     session.flush()
     return out
+
+
+def _people(session: Session, row_ids: list[int]) -> dict[int, Any]:
+    """Everything the people's messages of these rows need, in one query: (person, contact
+    method, incident, service) by row id. The objects stay in the session's identity map while
+    the result holds them, so `_message` finds them there."""
+    if not row_ids:
+        return {}
+    return {
+        found[0]: found[1:]
+        for found in session.execute(
+            select(ob.OutboxMessage.id, Person, ContactMethod, Incident, Service)
+            .join(Person, Person.id == ob.OutboxMessage.person_id)
+            .join(ContactMethod, ContactMethod.id == ob.OutboxMessage.contact_method_id)
+            .outerjoin(Incident, Incident.id == ob.OutboxMessage.incident_id)
+            .outerjoin(Service, Service.id == Incident.service_id)
+            .where(ob.OutboxMessage.id.in_(row_ids))
+        )
+    }
 
 
 def note_released(session: Session, released: Sequence[outbox.Released], now: datetime) -> None:
