@@ -7,6 +7,9 @@
    over 60 s while the engine runs; lateness = when the step ran - when it was due.
 3. idle memory of `onduty serve` (<= 150 MB RSS).
 
+Beside each latency, the CPU time spent for it (the server's in part 1, this process's in part
+2): a figure that other load on the machine changes much less than the latencies.
+
 Run: python bench/bench_engine.py [--database-url URL]   (default: a temporary SQLite file)
 """
 
@@ -50,6 +53,12 @@ def receiver() -> tuple[ThreadingHTTPServer, dict[str, float]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, arrivals
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -112,6 +121,7 @@ def first_notification(url: str, tmp: Path, rate: int = 50, seconds: int = 10) -
         rss_mb = int(next(x for x in status if x.startswith("VmRSS")).split()[1]) / 1024
         sent: dict[str, float] = {}
         stamp = datetime.now(UTC).strftime("%H%M%S")
+        cpu_before = cpu_seconds(proc.pid)
         with httpx.Client(base_url=base) as client:
             start = time.perf_counter()
             for i in range(rate * seconds):
@@ -129,8 +139,10 @@ def first_notification(url: str, tmp: Path, rate: int = 50, seconds: int = 10) -
         deadline = time.perf_counter() + 30
         while len(arrivals) < len(sent) and time.perf_counter() < deadline:
             time.sleep(0.1)
+        cpu = cpu_seconds(proc.pid) - cpu_before
         lat = [(arrivals[t] - s) * 1000 for t, s in sent.items() if t in arrivals]
         return {
+            "server_cpu_ms_per_alert": cpu * 1000 / len(sent),
             "alerts": len(sent),
             "delivered": len(lat),
             "p50_ms": percentile(lat, 0.5),
@@ -219,10 +231,12 @@ def step_lateness(url: str, count: int = 10_000, spread_s: int = 60) -> dict[str
     fakes = {t: FakeChannel(t) for t in ("email", "sms", "voice", "slack", "webhook")}
     engine = Engine(settings, factory, SystemClock(), fakes, holder="bench")
     thread = threading.Thread(target=engine.run, daemon=True)
+    cpu_before = time.process_time()
     thread.start()
     time.sleep(spread_s + 12)
     engine.stop()
     thread.join(timeout=30)
+    cpu = time.process_time() - cpu_before
     with factory() as s:
         created = dict(
             s.execute(
@@ -234,6 +248,7 @@ def step_lateness(url: str, count: int = 10_000, spread_s: int = 60) -> dict[str
     late = [(created[i] - due[i]).total_seconds() for i in due if i in created]
     db.dispose()
     return {
+        "engine_cpu_ms_per_step": cpu * 1000 / max(1, len(late)),  # per step that ran
         "escalations": count,
         "ran": len(late),
         "p50_s": percentile(late, 0.5),
@@ -260,6 +275,7 @@ def report_first(first: dict[str, float]) -> None:
         f"alert -> first notification at 50/s: {first['delivered']}/{first['alerts']} delivered, "
         f"p50 {first['p50_ms']:.0f} ms, p99 {first['p99_ms']:.0f} ms (targets 100 ms / 1 s)"
     )
+    print(f"  server CPU {first['server_cpu_ms_per_alert']:.1f} ms per alert")
     print(f"idle RSS of onduty serve: {first['idle_rss_mb']:.0f} MB (target <= 150 MB)")
 
 
@@ -269,6 +285,7 @@ def report_lateness(late: dict[str, float]) -> None:
         f"p50 {late['p50_s']:.3f} s, "
         f"p99 {late['p99_s']:.3f} s, max {late['max_s']:.3f} s (target p99 <= 1 s)"
     )
+    print(f"  engine CPU {late['engine_cpu_ms_per_step']:.2f} ms per step (its pages sent too)")
 
 
 if __name__ == "__main__":

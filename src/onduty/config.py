@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     twilio_auth_token: str | None = None
     twilio_from_number: str | None = None
     webhook_timeout_s: float = 10
+    # Outbound calls to external systems (notify/targets): the generic `http` target signs its
+    # JSON POSTs with this secret; unset leaves the target out.
+    http_target_secret: str | None = None
 
     @field_validator("engine_tick", "max_schedule_window", mode="before")
     @classmethod

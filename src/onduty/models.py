@@ -17,7 +17,7 @@ from onduty.incidents.models import (
     PriorityPolicy,
     TimelineEvent,
 )
-from onduty.notify.models import EngineLease, OutboxMessage, UsedActionLink
+from onduty.notify.models import EngineInstance, EngineLease, OutboxMessage, UsedActionLink
 from onduty.people.models import (
     ContactMethod,
     Login,
@@ -39,6 +39,7 @@ __all__ = [
     "ContactMethod",
     "Counter",
     "CriticalityRule",
+    "EngineInstance",
     "EngineLease",
     "EscalationPolicy",
     "EscalationState",

@@ -132,3 +132,44 @@ def test_0003_numbers_go_on_from_the_counter(blank_url: str) -> None:
             ]
     finally:
         engine.dispose()
+
+
+def test_0006_keeps_outbox_rows_and_gives_pages_the_first_priority(blank_url: str) -> None:
+    _stored_at(blank_url, "0005", "Disk")
+    engine = make_engine(blank_url)
+    with engine.begin() as conn:
+        method = conn.scalar(
+            select(m.ContactMethod.id)
+            .where(m.ContactMethod.person_id == "asha")
+            .order_by(m.ContactMethod.id)
+        )
+        for key, event in (("n1:r0", "incident.triggered"), ("test:asha", "test")):
+            conn.execute(
+                m.OutboxMessage.__table__.insert(),
+                {
+                    "rule_key": key,
+                    "event": event,
+                    "person_id": "asha",
+                    "contact_method_id": method,
+                    "channel": "sms",
+                    "status": "pending",
+                    "due_at": NOW,
+                    "attempts": 0,
+                    "created_at": NOW,
+                },
+            )
+    engine.dispose()
+
+    migrate(blank_url)
+    engine = make_engine(blank_url)
+    try:
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), m.Base.metadata) == []
+        with make_session_factory(engine)() as session:
+            rows = {r.rule_key: r for r in session.scalars(select(m.OutboxMessage))}
+        assert {k: (r.priority, r.person_id, r.target, r.due_at) for k, r in rows.items()} == {
+            "n1:r0": (0, "asha", None, NOW),
+            "test:asha": (1, "asha", None, NOW),
+        }
+    finally:
+        engine.dispose()

@@ -10,12 +10,14 @@ import pytest
 
 from onduty.notify.signing import (
     SignatureError,
+    derive_key,
     sign_webhook,
     slack_signature,
     twilio_signature,
     verify_slack_request,
     verify_twilio_request,
     verify_webhook,
+    webhook_key,
 )
 
 # --- X-Onduty-Signature: same scheme as Jira's X-Hub-Signature, so its vector applies (§7).
@@ -45,6 +47,16 @@ def test_webhook_signature_matches_the_sha256_vector() -> None:
 def test_webhook_signature_rejects(body: bytes, secret: str, signature: str | None) -> None:
     with pytest.raises(SignatureError):
         verify_webhook(body, secret, signature)
+
+
+def test_webhook_key_is_the_methods_own_secret_or_derived_from_the_server_secret() -> None:
+    # Receivers verify with this key, so its derivation must never change.
+    derived = "3d8a1444b94e4b9ad88e5a740e7e83b541a2c647cc677d71021ab59844095aaa"
+    server = "test-secret-key-0123456789abcdef"
+    assert webhook_key(server, 7, None) == derived == derive_key(server, "webhook:7")
+    assert webhook_key(server, 7, "own-secret") == "own-secret"
+    assert webhook_key(server, 8, None) != derived
+    assert derived != server and server not in derived
 
 
 # --- Slack v0 (§8.1)

@@ -194,8 +194,10 @@ def _freeze_startup_objects() -> None:
 def _engine(settings: Settings, session_factory: sessionmaker[Session]) -> Engine:
     from onduty.engine import Engine
     from onduty.notify import build_channels
+    from onduty.notify.targets import build_targets
 
-    return Engine(settings, session_factory, clock(), build_channels(settings, clock=clock()))
+    channels = build_channels(settings, clock=clock())
+    return Engine(settings, session_factory, clock(), channels, targets=build_targets(settings))
 
 
 @app.command()

@@ -1,26 +1,25 @@
-"""Delivery: claims due outbox rows, hands each to its channel with the row id as idempotency
-key, and records the outcome. Transient failures retry with backoff (3 attempts); permanent
-ones fall through to the person's next contact method; throttles delay, never drop."""
+"""Delivery, the one path every outbox row takes: claim due rows (in notify/outbox.py's order),
+prepare each inside the claim (a person's message with its signed links, or a target's call),
+send it outside any transaction through its channel or target, and record the outcome.
+Transient failures retry with backoff; a person's permanent failure falls through to their next
+contact method; throttles delay, never drop."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from onduty.config import Settings
-from onduty.db import dialect
 from onduty.incidents.models import Incident
 from onduty.incidents.timeline import timeline
-from onduty.notify import links
+from onduty.notify import links, outbox, signing
 from onduty.notify import models as ob
 from onduty.notify.channels import (
     ACTION_ACKNOWLEDGE,
@@ -28,36 +27,45 @@ from onduty.notify.channels import (
     ACTION_VOICE_GATHER,
     Address,
     Channel,
+    ChannelError,
     IncidentInfo,
     Message,
     PermanentError,
     RetryableError,
     channel_for,
 )
+from onduty.notify.targets import Call, Target, target_for
 from onduty.people.models import ContactMethod, Person
 from onduty.services.models import Service
 
 log = logging.getLogger("onduty.engine.deliver")
 
-MAX_ATTEMPTS = 3
-BACKOFF = (timedelta(seconds=10), timedelta(seconds=30), timedelta(seconds=90))
-# How long a claimed row may stay in `sending`: longer than any adapter's timeout, so a row
-# still `sending` after it was claimed by an engine that died mid-send.
-SEND_DEADLINE = timedelta(seconds=60)
 THROTTLE_WINDOW = timedelta(minutes=15)
 LINK_LIFETIME = timedelta(hours=24)
+UNCERTAIN = (
+    "an engine stopped before the provider answered; resending with the same idempotency key"
+)
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A claimed row, ready to send: the message and address are built inside the claim."""
+    """A claimed row, ready to send: a person's `message` and `address`, or a target's `call`,
+    built inside the claim. `via` is the channel type or the target name."""
 
     row_id: int
     incident_id: int | None
-    channel: str
-    message: Message
-    address: Address
-    attempts: int
+    via: str
+    page: bool
+    claimed_by: str
+    message: Message | None = None
+    address: Address | None = None
+    call: Call | None = None
+
+    def who(self) -> dict[str, Any]:
+        """How the timeline names the recipient."""
+        if self.message is not None:
+            return {"via": self.via, "person": self.message.recipient}
+        return {"via": self.via}
 
 
 def _timeline(
@@ -69,87 +77,93 @@ def _timeline(
 
 
 def claim(
-    session: Session, *, now: datetime, settings: Settings, limit: int = 50
+    session: Session,
+    *,
+    now: datetime,
+    settings: Settings,
+    claimed_by: str,
+    limit: int = 50,
+    others: int | None = None,
 ) -> list[Prepared]:
-    """Take up to `limit` due rows and make them ready to send, in the caller's transaction.
+    """Claim up to `limit` due rows for the engine instance `claimed_by` (at most `others` of
+    them not pages) and make them ready to send, in the caller's transaction.
 
-    Rows are taken round-robin across incidents, so one incident's long queue does not hold
-    back another's first page. A page whose incident was acknowledged or resolved meanwhile is
-    cancelled; one over its contact method's throttle is postponed (never dropped); the rest
-    are marked `sending` with a send deadline and one more attempt. A row found `sending` past
-    its deadline was claimed by an engine that stopped before the provider answered: it is
-    sent again with the same idempotency key, and the timeline says so."""
-    query = dialect.claim(
-        session,
-        select(ob.OutboxMessage)
-        .where(
-            or_(
-                (ob.OutboxMessage.status == ob.PENDING) & (ob.OutboxMessage.due_at <= now),
-                (ob.OutboxMessage.status == ob.SENDING) & (ob.OutboxMessage.deadline < now),
+    A page whose incident was acknowledged or resolved meanwhile is cancelled; a message over
+    its contact method's throttle is postponed (never dropped); the rest are held `sending`
+    with a deadline and one more attempt."""
+    rows = outbox.claimable(
+        session, now=now, limit=limit, others=limit if others is None else others
+    )
+    loaded = _people(session, [row.id for row in rows if row.target is None])
+    out: list[Prepared] = []
+    claimed_per_method: Counter[int] = Counter()
+    for row in rows:
+        page = row.priority == outbox.PAGE
+        if row.target is not None:
+            outbox.hold(row, now=now, claimed_by=claimed_by)
+            call = Call(row.event, row.payload or {}, row.rule_key)
+            out.append(Prepared(row.id, row.incident_id, row.target, page, claimed_by, call=call))
+            continue
+        person, method, incident, _service = loaded[row.id]
+        if (
+            incident is not None
+            and incident.status != "triggered"
+            and row.event in outbox.PAGE_EVENTS
+        ):
+            outbox.skip(row, reason=f"skipped: incident is {incident.status}")
+            continue
+        postponed = _throttled(session, row, settings, claimed_per_method[method.id], now)
+        if postponed is not None:
+            outbox.postpone(row, until=postponed)
+            continue
+        claimed_per_method[method.id] += 1
+        message = _message(session, row, person, settings, now)
+        secret = None
+        if method.type == "webhook":
+            secret = signing.webhook_key(settings.secret_key, method.id, method.secret)
+        address = Address(method.type, method.address, secret)
+        outbox.hold(row, now=now, claimed_by=claimed_by)
+        out.append(
+            Prepared(
+                row.id,
+                row.incident_id,
+                method.type,
+                page,
+                claimed_by,
+                message=message,
+                address=address,
             )
         )
-        .order_by(ob.OutboxMessage.due_at, ob.OutboxMessage.id)
-        .limit(limit * 4),
-    )
-    rows = list(session.scalars(query))
-    queues: dict[Any, list[ob.OutboxMessage]] = defaultdict(list)
-    for row in rows:
-        queues[row.incident_id].append(row)
-    chosen: list[ob.OutboxMessage] = []
-    while len(chosen) < limit and any(queues.values()):
-        for key in list(queues):
-            if queues[key] and len(chosen) < limit:
-                chosen.append(queues[key].pop(0))
-    if not chosen:
-        return []
-    # Everything the messages need, in one query; the objects stay in the session's identity
-    # map while `loaded` holds them, so `_message` finds them there.
-    loaded = {
-        found[0].id: found
+    session.flush()
+    return out
+
+
+def _people(session: Session, row_ids: list[int]) -> dict[int, Any]:
+    """Everything the people's messages of these rows need, in one query: (person, contact
+    method, incident, service) by row id. The objects stay in the session's identity map while
+    the result holds them, so `_message` finds them there."""
+    if not row_ids:
+        return {}
+    return {
+        found[0]: found[1:]
         for found in session.execute(
-            select(ob.OutboxMessage, Person, ContactMethod, Incident, Service)
+            select(ob.OutboxMessage.id, Person, ContactMethod, Incident, Service)
             .join(Person, Person.id == ob.OutboxMessage.person_id)
             .join(ContactMethod, ContactMethod.id == ob.OutboxMessage.contact_method_id)
             .outerjoin(Incident, Incident.id == ob.OutboxMessage.incident_id)
             .outerjoin(Service, Service.id == Incident.service_id)
-            .where(ob.OutboxMessage.id.in_([row.id for row in chosen]))
+            .where(ob.OutboxMessage.id.in_(row_ids))
         )
     }
-    out: list[Prepared] = []
-    claimed_per_method: Counter[int] = Counter()
-    for row in chosen:
-        _row, person, method, incident, _service = loaded[row.id]
-        if (
-            incident is not None
-            and incident.status != "triggered"
-            and row.event in ("incident.triggered", "incident.escalated")
-        ):
-            row.status, row.deadline = ob.CANCELLED, None
-            row.last_error = f"skipped: incident is {incident.status}"
-            continue
-        postponed = _throttled(session, row, settings, claimed_per_method[method.id], now)
-        if postponed is not None:
-            row.status, row.deadline, row.due_at = ob.PENDING, None, postponed
-            continue
-        claimed_per_method[method.id] += 1
-        if row.status == ob.SENDING:
-            _timeline(
-                session,
-                row.incident_id,
-                now,
-                "notify.uncertain",
-                via=row.channel,
-                person=row.person_id,
-                note="an engine stopped before the provider answered; resending with the same "
-                "idempotency key",
-            )
-        message = _message(session, row, person, settings, now)
-        address = Address(method.type, method.address, webhook_secret(settings, method))
-        row.status, row.deadline = ob.SENDING, now + SEND_DEADLINE
-        row.attempts += 1
-        out.append(Prepared(row.id, row.incident_id, method.type, message, address, row.attempts))
-    session.flush()
-    return out
+
+
+def note_released(session: Session, released: Sequence[outbox.Released], now: datetime) -> None:
+    """Say on each incident's timeline that a message's outcome is unknown and it goes again."""
+    for row in released:
+        who = {"person": row.person_id} if row.person_id else {}
+        _timeline(
+            session, row.incident_id, now, "notify.uncertain", via=row.via, note=UNCERTAIN, **who
+        )
 
 
 def _throttled(
@@ -175,8 +189,8 @@ def _throttled(
     return oldest + THROTTLE_WINDOW
 
 
-def _throttle_limit(settings: Settings, channel: str) -> int | None:
-    return {"sms": settings.sms_per_15m, "voice": settings.voice_per_15m}.get(channel)
+def _throttle_limit(settings: Settings, channel: str | None) -> int | None:
+    return {"sms": settings.sms_per_15m, "voice": settings.voice_per_15m}.get(channel or "")
 
 
 def _message(
@@ -231,76 +245,65 @@ def _message(
 def send(
     session_factory: sessionmaker[Session],
     channels: Mapping[str, Channel],
+    targets: Mapping[str, Target],
     prepared: Prepared,
     now: datetime,
 ) -> str:
-    """Send one prepared row and record the outcome; returns the row's status after it."""
-    attempts = prepared.attempts
+    """Send one prepared row and record the outcome; returns the row's status after it (or
+    `retrying`, or `superseded` when its claim was given back and taken again meanwhile)."""
     # The send happens outside any transaction: a slow provider holds no lock.
-    error: Exception | None = None
+    error: ChannelError | None = None
     receipt = None
     try:
-        receipt = channel_for(channels, prepared.channel).send(prepared.message, prepared.address)
+        if prepared.call is not None:
+            receipt = target_for(targets, prepared.via).send(prepared.call)
+        else:
+            assert prepared.message is not None and prepared.address is not None
+            channel = channel_for(channels, prepared.via)
+            receipt = channel.send(prepared.message, prepared.address)
     except (RetryableError, PermanentError) as exc:
         error = exc
     except Exception as exc:
-        log.exception("channel %s raised an unexpected error", prepared.channel)
+        log.exception("%s raised an unexpected error", prepared.via)
         error = RetryableError(f"unexpected error: {exc}")
     with session_factory() as session, session.begin():
         if receipt is not None:  # the common case, in two statements
-            session.execute(
-                update(ob.OutboxMessage)
-                .where(ob.OutboxMessage.id == prepared.row_id)
-                .values(status=ob.SENT, sent_at=now, provider_id=receipt.provider_id, deadline=None)
+            outbox.record_sent(
+                session, row_id=prepared.row_id, now=now, provider_id=receipt.provider_id
             )
             _timeline(
                 session,
                 prepared.incident_id,
                 now,
                 "notify.sent",
-                via=prepared.channel,
-                person=prepared.message.recipient,
+                **prepared.who(),
                 outbox=prepared.row_id,
             )
             return ob.SENT
-        row = session.get(ob.OutboxMessage, prepared.row_id)
-        assert row is not None and error is not None
-        row.last_error = str(error)
-        if isinstance(error, RetryableError) and attempts < MAX_ATTEMPTS:
-            wait = BACKOFF[attempts - 1]
-            if error.retry_after:
-                wait = max(wait, timedelta(seconds=error.retry_after))
-            row.status, row.deadline, row.due_at = ob.PENDING, None, now + wait
-            return "retrying"
-        row.status, row.deadline = ob.FAILED, None
+        assert error is not None
+        outcome, row = outbox.record_failure(
+            session, row_id=prepared.row_id, claimed_by=prepared.claimed_by, now=now, error=error
+        )
+        if outcome != ob.FAILED or row is None:
+            return outcome
         _timeline(
             session,
             row.incident_id,
             now,
             "notify.failed",
-            via=row.channel,
-            person=row.person_id,
+            **prepared.who(),
             error=str(error),
             outbox=row.id,
         )
-        fall_through(session, row, now)
+        if row.person_id is not None:
+            fall_through(session, row, now)
         return row.status
 
 
-def webhook_secret(settings: Settings, method: ContactMethod) -> str | None:
-    """The key a webhook body is signed with: the contact method's own secret, or one derived
-    from the server secret and the method's id (never the server secret itself)."""
-    if method.type != "webhook":
-        return None
-    if method.secret:
-        return method.secret
-    mac = hmac.new(settings.secret_key.encode(), f"webhook:{method.id}".encode(), hashlib.sha256)
-    return mac.hexdigest()
-
-
-def fall_through(session: Session, row: ob.OutboxMessage, now: datetime) -> ob.OutboxMessage | None:
+def fall_through(session: Session, row: ob.OutboxMessage, now: datetime) -> int | None:
     """After a permanent failure, page the same person on their next contact method that this
-    notification has not used yet (their rules' order first, then the rest)."""
+    notification has not used yet (their rules' order first, then the rest); returns the new
+    row's id."""
     person = session.get(Person, row.person_id)
     assert person is not None
     used = {row.contact_method_id}
@@ -324,29 +327,31 @@ def fall_through(session: Session, row: ob.OutboxMessage, now: datetime) -> ob.O
             via=row.channel,
         )
         return None
-    fallback = ob.OutboxMessage(
-        rule_key=f"{row.rule_key}:fallback:cm{nxt.id}",
-        event=row.event,
-        incident_id=row.incident_id,
-        notification_id=row.notification_id,
-        person_id=row.person_id,
-        contact_method_id=nxt.id,
-        channel=nxt.type,
-        step=row.step,
-        text=row.text,
-        status=ob.PENDING,
-        due_at=now,
-        created_at=now,
-    )
-    session.add(fallback)
-    _timeline(
+    made = outbox.enqueue(
         session,
-        row.incident_id,
-        now,
-        "notify.fallthrough",
-        person=row.person_id,
-        via=row.channel,
-        next=nxt.type,
+        outbox.OutboxItem(
+            key=f"{row.rule_key}:fallback:cm{nxt.id}",
+            event=row.event,
+            due_at=now,
+            person_id=person.id,
+            contact_method_id=nxt.id,
+            channel=nxt.type,
+            priority=row.priority,
+            incident_id=row.incident_id,
+            notification_id=row.notification_id,
+            step=row.step,
+            text=row.text,
+        ),
+        now=now,
     )
-    session.flush()
-    return fallback
+    if made is not None:
+        _timeline(
+            session,
+            row.incident_id,
+            now,
+            "notify.fallthrough",
+            person=row.person_id,
+            via=row.channel,
+            next=nxt.type,
+        )
+    return made

@@ -1,12 +1,12 @@
 """The worker loop. Each tick reads the clock once and runs every job in its own transaction;
 a job that fails is logged and the others still run. Work is claimed row by row, so several
-engines can share one PostgreSQL database; periodic jobs run only under the lease."""
+engines can share one PostgreSQL database; each renews its instance's heartbeat every tick and
+gives back the outbox claims of engines found dead; periodic jobs run only under the lease."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
@@ -19,14 +19,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from onduty.clock import Clock
 from onduty.config import Settings
 from onduty.db import dialect
-from onduty.engine import deliver
+from onduty.engine import deliver, instance
 from onduty.engine.audit import audit
 from onduty.engine.deliver import Prepared
+from onduty.engine.instance import Identity
 from onduty.escalation import service as escalation_service
 from onduty.escalation.models import EscalationState
 from onduty.incidents.models import Incident
 from onduty.notify import models as ob
+from onduty.notify import outbox
 from onduty.notify.channels import Channel
+from onduty.notify.targets import Target
 from onduty.people.models import Person
 from onduty.schedules import service as schedules_service
 from onduty.schedules.rotation import Handoff
@@ -36,12 +39,15 @@ LEASE_TTL = timedelta(seconds=30)
 LEASE = "periodic"
 STEP_BATCHES, STEP_BATCH = 4, 50
 SENDERS = 16  # sends in flight at once
+PAGE_RESERVE = 4  # senders only pages may use, so a mass mailing never makes a page wait
+INSTANCE_TTL = timedelta(seconds=15)  # an engine silent this long (or 3 ticks) is dead
 MIN_SLEEP = 0.02  # seconds
 
 
 class Engine:
     """Runs the jobs. `tick()` does one pass (tests call it after advancing a FakeClock);
-    `run()` loops until `stop()`, waking early when `wake()` is called (a new incident)."""
+    `run()` loops until `stop()`, waking early when `wake()` is called (a new incident).
+    `identity` is this engine instance (the process's own by default; tests pass another)."""
 
     def __init__(
         self,
@@ -51,21 +57,28 @@ class Engine:
         channels: Mapping[str, Channel],
         *,
         holder: str | None = None,
+        targets: Mapping[str, Target] | None = None,
+        identity: Identity | None = None,
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
         self.clock = clock
         self.channels = channels
-        self.holder = holder or f"engine-{uuid.uuid4().hex[:8]}"
+        self.targets = targets or {}
+        self.identity = identity or instance.this_process()
+        self.holder = holder or self.identity.id
+        self.instance_ttl = max(INSTANCE_TTL, settings.engine_tick * 3)
         self._send_pool = ThreadPoolExecutor(SENDERS, thread_name_prefix="onduty-send")
         self._step_pool = ThreadPoolExecutor(STEP_BATCHES, thread_name_prefix="onduty-steps")
         self._lock = threading.Lock()
         self._in_flight = 0  # claimed rows not yet sent
+        self._others_in_flight = 0  # of which not pages
         self._send_wake = threading.Event()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.last_audit: dict[str, int] = {}
         self.jobs: list[tuple[str, Callable[[datetime], int]]] = [
+            ("heartbeat", self.heartbeat),
             ("start_escalations", self.start_escalations),
             ("run_steps", self.run_steps),
             ("deliver", self.deliver),
@@ -90,7 +103,9 @@ class Engine:
         """Until stopped, on three threads so none waits for another: this one runs the paging
         jobs, at once when woken (a new incident) and at least every tick; deliveries have
         their own and do not wait for their sends, so a slow provider never holds up a page;
-        the periodic jobs (lease, shift notices, auditor) run on a third, once per tick."""
+        the heartbeat and the periodic jobs (lease, shift notices, auditor) run on a third, once
+        per tick, the heartbeat first (so a restarted engine resends its predecessor's claims at
+        once)."""
         threads = [
             threading.Thread(target=self._deliver_loop, name="onduty-deliver-loop"),
             threading.Thread(target=self._periodic_loop, name="onduty-periodic"),
@@ -114,6 +129,7 @@ class Engine:
                 thread.join()
             self._send_pool.shutdown(wait=True)
             self._step_pool.shutdown(wait=True)
+            self._retire()
 
     def _until_next_step(self, interval: float) -> float:
         """Seconds to sleep: until the earliest step falls due, so steps run on time whatever
@@ -142,8 +158,17 @@ class Engine:
     def _periodic_loop(self) -> None:
         interval = self.settings.engine_tick.total_seconds()
         while not self._stop.is_set():
+            self._job("heartbeat", self.heartbeat, self.clock.now())
             self._job("periodic", self.periodic, self.clock.now())
             self._stop.wait(interval)
+
+    def _retire(self) -> None:
+        """Stopped, every send finished: this instance holds no claim any more."""
+        try:
+            with self.session_factory() as session, session.begin():
+                instance.retire(session, [self.identity.id])
+        except Exception:
+            log.exception("could not remove this engine's heartbeat")
 
     def wake(self) -> None:
         self._wake.set()
@@ -226,12 +251,21 @@ class Engine:
         not hold up the others)."""
         with self._lock:
             free = SENDERS - self._in_flight
+            others = SENDERS - PAGE_RESERVE - self._others_in_flight
         if free <= 0:
             return 0
         with self.session_factory() as session, session.begin():
-            claimed = deliver.claim(session, now=now, settings=self.settings, limit=min(50, free))
+            claimed = deliver.claim(
+                session,
+                now=now,
+                settings=self.settings,
+                claimed_by=self.identity.id,
+                limit=min(50, free),
+                others=max(0, min(50, others)),
+            )
         with self._lock:
             self._in_flight += len(claimed)
+            self._others_in_flight += sum(1 for item in claimed if not item.page)
         sends = [self._send_pool.submit(self._send, item, now) for item in claimed]
         if wait:
             futures.wait(sends)
@@ -239,13 +273,34 @@ class Engine:
 
     def _send(self, item: Prepared, now: datetime) -> None:
         try:
-            deliver.send(self.session_factory, self.channels, item, now)
+            deliver.send(self.session_factory, self.channels, self.targets, item, now)
         except Exception:
             log.exception("delivery of outbox row %s failed", item.row_id)
         finally:
             with self._lock:
                 self._in_flight -= 1
+                self._others_in_flight -= 0 if item.page else 1
             self._send_wake.set()
+
+    def heartbeat(self, now: datetime) -> int:
+        """Renew this instance's heartbeat; give back the outbox claims of instances found dead
+        (and any claim past its deadline) so they are sent again now, with the same idempotency
+        key. Returns how many claims were given back."""
+        with self.session_factory() as session, session.begin():
+            instance.renew(session, self.identity, now=now, ttl=self.instance_ttl)
+            dead = [
+                row.id
+                for row in session.scalars(select(ob.EngineInstance))
+                if instance.gone(row, self.identity, now)
+            ]
+            released = outbox.release(session, now=now, holders=dead)
+            instance.retire(session, dead)
+            deliver.note_released(session, released, now)
+        for row in released:
+            log.warning("outbox row %s: its engine stopped mid-send; sending it again", row.id)
+        if released:
+            self._send_wake.set()
+        return len(released)
 
     def periodic(self, now: datetime) -> int:
         if not self.hold_lease(now):
@@ -306,20 +361,17 @@ def _shift_notice(session: Session, team_id: str, handoff: Handoff, now: datetim
         return 0
     rules = person.notification_rules
     method = rules[0].contact_method if rules else person.contact_methods[0]
-    row = ob.OutboxMessage(
-        rule_key=f"shift:{team_id}:{handoff.slot}:{handoff.person}:{handoff.at:%Y%m%dT%H%M%SZ}",
-        event="oncall.shift_started",
-        person_id=person.id,
-        contact_method_id=method.id,
-        channel=method.type,
-        text=f"Your on-call shift for {team_id}/{handoff.slot} has started.",
-        status=ob.PENDING,
-        due_at=now,
-        created_at=now,
+    made = outbox.enqueue(
+        session,
+        outbox.OutboxItem(
+            key=f"shift:{team_id}:{handoff.slot}:{handoff.person}:{handoff.at:%Y%m%dT%H%M%SZ}",
+            event="oncall.shift_started",
+            due_at=now,
+            person_id=person.id,
+            contact_method_id=method.id,
+            channel=method.type,
+            text=f"Your on-call shift for {team_id}/{handoff.slot} has started.",
+        ),
+        now=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return 0
-    return 1
+    return 0 if made is None else 1

@@ -8,7 +8,7 @@ import copy
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from onduty.db import dialect
@@ -16,7 +16,7 @@ from onduty.db.memo import remembered
 from onduty.escalation.models import EscalationPolicy, EscalationState, Notification
 from onduty.incidents.models import Incident
 from onduty.incidents.timeline import timeline
-from onduty.notify import models as outbox
+from onduty.notify import outbox
 from onduty.people.models import ContactMethod, NotificationRule
 from onduty.schedules import service as schedules_service
 from onduty.services.models import Service
@@ -71,16 +71,7 @@ def stop(session: Session, *, incident_id: int, now: datetime) -> int:
         .where(EscalationState.incident_id == incident_id)
         .values(finished=True, next_at=None)
     )
-    result = session.execute(
-        update(outbox.OutboxMessage)
-        .where(
-            outbox.OutboxMessage.incident_id == incident_id,
-            outbox.OutboxMessage.status == outbox.PENDING,
-            outbox.OutboxMessage.event.in_(("incident.triggered", "incident.escalated")),
-        )
-        .values(status=outbox.CANCELLED, last_error=f"cancelled at {now:%H:%M:%S}Z: stopped")
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return outbox.cancel_pages(session, incident_id=incident_id, now=now)
 
 
 def escalate_now(session: Session, *, incident: Incident, now: datetime) -> None:
@@ -189,24 +180,21 @@ def notify(
     ).scalar()
     if notification_id is None:
         return None  # written already (by another engine)
-    rows = [
-        {
-            "rule_key": f"n{notification_id}:r{i}:cm{method_id}",
-            "event": event,
-            "incident_id": incident.id,
-            "notification_id": notification_id,
-            "person_id": person_id,
-            "contact_method_id": method_id,
-            "channel": channel,
-            "step": state.step + 1,
-            "status": outbox.PENDING,
-            "due_at": now + timedelta(seconds=after_s),
-            "created_at": now,
-        }
+    items = [
+        outbox.OutboxItem(
+            key=f"n{notification_id}:r{i}:cm{method_id}",
+            event=event,
+            due_at=now + timedelta(seconds=after_s),
+            person_id=person_id,
+            contact_method_id=method_id,
+            channel=channel,
+            incident_id=incident.id,
+            notification_id=notification_id,
+            step=state.step + 1,
+        )
         for i, (method_id, channel, after_s) in enumerate(_rules(session, person_id))
     ]
-    if rows:
-        session.execute(insert(outbox.OutboxMessage), rows)  # one statement for all of them
+    outbox.enqueue_many(session, items, now=now)  # one statement for all of them
     return int(notification_id)
 
 

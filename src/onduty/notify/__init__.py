@@ -1,6 +1,7 @@
-"""Notifications: channel-agnostic messages, their rendering and signing, and the channels.
-
-The outbox and delivery worker (the callers of `Channel.send`) live beside this, later.
+"""Outbound messages: the outbox (outbox.py, the one way to queue a message to a person or a
+call to an external system), channel-agnostic messages, their rendering and signing, the
+channels (people's contact methods) and the targets (external systems). The engine's delivery
+path (engine/deliver.py) claims outbox rows and sends them through a channel or a target.
 
 The names below are imported on first use, not with the package: importing the outbox models
 (`onduty.notify.models`, wanted by every incident command) must not load Jinja2, httpx and

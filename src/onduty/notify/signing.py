@@ -1,4 +1,5 @@
-"""HMAC signatures: signing our outbound webhooks, verifying Slack's and Twilio's requests to us.
+"""HMAC signatures: the keys and signatures of our outbound webhooks and calls, and verifying
+Slack's and Twilio's requests to us.
 
 Pure: bytes, secrets and an injected `now` in; a signature string out, or `SignatureError`.
 """
@@ -24,6 +25,18 @@ TwilioParams = Mapping[str, str] | Iterable[tuple[str, str]]
 
 class SignatureError(ValueError):
     """A request's signature is missing, malformed, stale or wrong; the message says which."""
+
+
+def derive_key(server_secret: str, purpose: str) -> str:
+    """A signing key for one purpose, derived from the server secret (hex HMAC-SHA256 of the
+    purpose): a receiver is given this, never the server secret itself."""
+    return hmac.new(server_secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+
+
+def webhook_key(server_secret: str, method_id: int, own_secret: str | None) -> str:
+    """The key a webhook contact method's bodies are signed with: the method's own secret, or
+    one derived from the server secret and the method's id."""
+    return own_secret or derive_key(server_secret, f"webhook:{method_id}")
 
 
 def sign_webhook(body: bytes, secret: str) -> str:

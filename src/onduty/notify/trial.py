@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onduty.audit import service as audit
 from onduty.errors import NotFound
-from onduty.notify import models as ob
+from onduty.notify import outbox
 from onduty.people.models import Person
 
 TEST_TEXT = "Test notification from onduty"
@@ -23,25 +22,23 @@ def send_test(session: Session, *, person_id: str, actor: str, now: datetime) ->
     if person is None:
         raise NotFound(f"no person with id {person_id!r}", "person")
     methods = list(person.contact_methods)
-    try:
-        with session.begin_nested():
-            session.add_all(
-                ob.OutboxMessage(
-                    rule_key=f"test:{person.id}:{method.id}:{now:%Y%m%dT%H%M%S%f}",
-                    event="test",
-                    incident_id=None,
-                    person_id=person.id,
-                    contact_method_id=method.id,
-                    channel=method.type,
-                    text=TEST_TEXT,
-                    status=ob.PENDING,
-                    due_at=now,
-                    attempts=0,
-                    created_at=now,
-                )
-                for method in methods
+    queued = outbox.enqueue_many(
+        session,
+        [
+            outbox.OutboxItem(
+                key=f"test:{person.id}:{method.id}:{now:%Y%m%dT%H%M%S%f}",
+                event="test",
+                due_at=now,
+                person_id=person.id,
+                contact_method_id=method.id,
+                channel=method.type,
+                text=TEST_TEXT,
             )
-    except IntegrityError:
+            for method in methods
+        ],
+        now=now,
+    )
+    if not queued:  # the same instant twice: that test is queued already
         return len(methods)
     audit.record(
         session,

@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 
 from onduty.notify import render
-from onduty.notify.channels._http import TRANSPORT_ERRORS, error_for_status, error_for_transport
+from onduty.notify._http import TRANSPORT_ERRORS, error_for_status, error_for_transport
 from onduty.notify.channels.base import (
     ACTION_VOICE_GATHER,
     Address,

@@ -7,7 +7,12 @@ import json
 import httpx
 
 from onduty.notify import render
-from onduty.notify.channels._http import TRANSPORT_ERRORS, error_for_status, error_for_transport
+from onduty.notify._http import (
+    TRANSPORT_ERRORS,
+    checked_url,
+    error_for_status,
+    error_for_transport,
+)
 from onduty.notify.channels.base import Address, Message, PermanentError, Receipt
 from onduty.notify.signing import (
     IDEMPOTENCY_HEADER,
@@ -36,14 +41,7 @@ class WebhookChannel:
         self._client = httpx.Client(timeout=httpx.Timeout(timeout_s), transport=transport)
 
     def send(self, message: Message, address: Address) -> Receipt:
-        try:
-            url = httpx.URL(address.value)
-        except httpx.InvalidURL as exc:
-            raise PermanentError(f"webhook address is not a valid URL: {exc}") from exc
-        if url.scheme not in ("https", "http"):
-            raise PermanentError(f"webhook address is not an http(s) URL: {address.value!r}")
-        if not url.host or any(c in url.host for c in " %"):
-            raise PermanentError(f"webhook address has no host name: {address.value!r}")
+        url = checked_url(address.value, "webhook")
         if not address.secret:
             # The caller derives a secret when the contact method has none; unsigned bodies
             # would let anyone forge a page, so refusing is safer than sending.

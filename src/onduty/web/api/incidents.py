@@ -69,7 +69,7 @@ def out(incident: Incident) -> IncidentOut:
 def detail(session: Session, incident: Incident) -> IncidentDetail:
     rows = session.scalars(
         select(OutboxMessage)
-        .where(OutboxMessage.incident_id == incident.id)
+        .where(OutboxMessage.incident_id == incident.id, OutboxMessage.person_id.is_not(None))
         .order_by(OutboxMessage.id)
     )
     return IncidentDetail(

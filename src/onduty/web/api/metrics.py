@@ -26,7 +26,7 @@ def metrics(request: Request) -> Response:
     )
     outbox = Gauge(
         "onduty_outbox_messages",
-        "Outbox messages by status and channel",
+        "Outbox messages by status and channel (target:NAME for calls to external systems)",
         ["status", "channel"],
         registry=registry,
     )
@@ -44,12 +44,15 @@ def metrics(request: Request) -> Response:
             )
         ):
             incidents.labels(status, priority or "none").set(n)
-        for status, channel, n in session.execute(
-            select(ob.OutboxMessage.status, ob.OutboxMessage.channel, func.count()).group_by(
-                ob.OutboxMessage.status, ob.OutboxMessage.channel
-            )
+        for status, channel, target, n in session.execute(
+            select(
+                ob.OutboxMessage.status,
+                ob.OutboxMessage.channel,
+                ob.OutboxMessage.target,
+                func.count(),
+            ).group_by(ob.OutboxMessage.status, ob.OutboxMessage.channel, ob.OutboxMessage.target)
         ):
-            outbox.labels(status, channel).set(n)
+            outbox.labels(status, channel or f"target:{target}").set(n)
         for check, value in audit(session, now=now, tick=settings.engine_tick).items():
             findings.labels(check).set(value)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -224,7 +224,10 @@ def _incident_context(session: Session, incident_id: int, now: datetime) -> dict
         }
         for r in session.scalars(
             select(ob.OutboxMessage)
-            .where(ob.OutboxMessage.incident_id == incident.id)
+            .where(
+                ob.OutboxMessage.incident_id == incident.id,
+                ob.OutboxMessage.person_id.is_not(None),
+            )
             .order_by(ob.OutboxMessage.id)
         )
     ]

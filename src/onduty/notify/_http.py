@@ -1,4 +1,5 @@
-"""Shared httpx error translation for the HTTP adapters (webhook, Twilio)."""
+"""What the HTTP adapters (webhook and Twilio channels, the http target) share: checking a
+destination URL and translating httpx errors and statuses into retryable or permanent ones."""
 
 from __future__ import annotations
 
@@ -40,3 +41,20 @@ def error_for_transport(exc: Exception, what: str) -> ChannelError:
         return PermanentError(f"{what}: invalid request: {exc}")
     # Timeouts, refused connections, resets, DNS failures: the provider may be fine soon.
     return RetryableError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+def checked_url(value: str, what: str) -> httpx.URL:
+    """Parse an http(s) destination with a host name.
+
+    Raises:
+        PermanentError: it is not one (sending again cannot help).
+    """
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise PermanentError(f"{what} address is not a valid URL: {exc}") from exc
+    if url.scheme not in ("https", "http"):
+        raise PermanentError(f"{what} address is not an http(s) URL: {value!r}")
+    if not url.host or any(c in url.host for c in " %"):
+        raise PermanentError(f"{what} address has no host name: {value!r}")
+    return url

@@ -1,0 +1,34 @@
+"""The target registry: one adapter per external system, built from Settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from onduty.config import Settings
+from onduty.notify.channels.base import PermanentError
+from onduty.notify.targets.base import Target
+from onduty.notify.targets.http import HttpTarget
+
+
+def build_targets(settings: Settings) -> dict[str, Target]:
+    """Return the configured targets keyed by name. `http` needs `http_target_secret` (unsigned
+    calls would let anyone forge them); a target left out is "not configured", which
+    `target_for` turns into a `PermanentError`."""
+    targets: dict[str, Target] = {}
+    if settings.http_target_secret:
+        targets["http"] = HttpTarget(
+            secret=settings.http_target_secret, timeout_s=settings.webhook_timeout_s
+        )
+    return targets
+
+
+def target_for(targets: Mapping[str, Target], name: str) -> Target:
+    """Return the target called `name`.
+
+    Raises:
+        PermanentError: no such target is configured (code `not_configured`).
+    """
+    try:
+        return targets[name]
+    except KeyError:
+        raise PermanentError(f"target not configured: {name}", code="not_configured") from None
