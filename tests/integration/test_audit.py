@@ -254,8 +254,8 @@ def test_every_state_changing_route_writes_one_audit_row(
     )
     assert client.post(f"/actions/{link}").status_code == 200
     log.one(("POST", "/actions/{token}"), "asha", "incident.acknowledge", "incident", str(b))
-    call = links.sign(
-        TEST_SECRET, action="acknowledge", incident_id=b, recipient="neha", expires=expires
+    call = links.sign(  # a call's keypad URL: the digit pressed picks the action
+        TEST_SECRET, action=links.KEYPAD, incident_id=b, recipient="neha", expires=expires
     )
     path = f"/integrations/twilio/voice/{call}"
     form = {"Digits": "2", "CallSid": "CA1"}
