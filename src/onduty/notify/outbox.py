@@ -9,7 +9,6 @@ from collections import defaultdict, deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import groupby
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Select, Table, select, update
@@ -28,6 +27,7 @@ from onduty.notify.models import (
 
 # Claims take lower numbers first: pages before everything else, mass mailings last.
 PAGE, NOTICE, BULK = 0, 1, 2
+PRIORITIES = (PAGE, NOTICE, BULK)
 PAGE_EVENTS = ("incident.triggered", "incident.escalated")
 MAX_ATTEMPTS = 3
 BACKOFF = (timedelta(seconds=10), timedelta(seconds=30), timedelta(seconds=90))
@@ -69,6 +69,8 @@ class OutboxItem:
             raise ValueError("an outbox item for a person needs person, contact method, channel")
         if self.target is not None and (any(v is not None for v in person) or not self.payload):
             raise ValueError("an outbox item for a target has a payload and no person")
+        if self.priority is not None and self.priority not in PRIORITIES:
+            raise ValueError(f"an outbox item's priority is one of {PRIORITIES}")
         if not self.key or len(self.key) > 200:
             raise ValueError("an outbox item's key is 1 to 200 characters")
 
@@ -129,28 +131,38 @@ def cancel_pages(session: Session, *, incident_id: int, now: datetime) -> int:
 # --- claims -----------------------------------------------------------------------------------
 
 
-def due(*, now: datetime, limit: int) -> Select[OutboxMessage]:
-    """Pending rows due by `now`, pages first, then by due time (the `ix_outbox_due` order)."""
+def due(*, now: datetime, priority: int, limit: int) -> Select[OutboxMessage]:
+    """Pending rows of one priority due by `now`, earliest first: one contiguous range of
+    `ix_outbox_due` (status, priority, due_at), however many rows wait for a later time."""
     return (
         select(OutboxMessage)
-        .where(OutboxMessage.status == PENDING, OutboxMessage.due_at <= now)
-        .order_by(OutboxMessage.priority, OutboxMessage.due_at, OutboxMessage.id)
+        .where(
+            OutboxMessage.status == PENDING,
+            OutboxMessage.priority == priority,
+            OutboxMessage.due_at <= now,
+        )
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
         .limit(limit)
     )
 
 
 def claimable(session: Session, *, now: datetime, limit: int, others: int) -> list[OutboxMessage]:
     """Due rows to claim, locked for the caller's transaction (skipping rows another engine is
-    claiming): at most `limit`, of which at most `others` are not pages. Within a priority they
-    are taken round-robin across incidents, so one incident's long queue does not hold back
-    another's first page."""
-    rows = list(session.scalars(dialect.claim(session, due(now=now, limit=limit * 4))))
+    claiming): at most `limit`, pages first, of which at most `others` are not pages. One query
+    per priority, so rows due later (delayed rules, backoffs, throttles) are never read. Within
+    a priority they are taken round-robin across incidents, so one incident's long queue does
+    not hold back another's first page."""
     chosen: list[OutboxMessage] = []
-    for priority, group in groupby(rows, key=lambda row: row.priority):
-        queues: dict[int | None, deque[OutboxMessage]] = defaultdict(deque)
-        for row in group:
-            queues[row.incident_id].append(row)
+    for priority in PRIORITIES:
         room = limit - len(chosen) if priority == PAGE else min(limit - len(chosen), others)
+        if room <= 0:
+            continue
+        rows = session.scalars(
+            dialect.claim(session, due(now=now, priority=priority, limit=room * 4))
+        )
+        queues: dict[int | None, deque[OutboxMessage]] = defaultdict(deque)
+        for row in rows:
+            queues[row.incident_id].append(row)
         before = len(chosen)
         while room > 0 and queues:
             for key in list(queues):
