@@ -9,13 +9,12 @@ from collections import defaultdict, deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from sqlalchemy import Select, Table, select, update
 from sqlalchemy.orm import Session
 
 from onduty.db import dialect
-from onduty.notify.channels.base import ChannelError, RetryableError
 from onduty.notify.models import (
     CANCELLED,
     FAILED,
@@ -24,6 +23,9 @@ from onduty.notify.models import (
     SENT,
     OutboxMessage,
 )
+
+if TYPE_CHECKING:  # the channels package loads every adapter (httpx, Jinja2): not at import
+    from onduty.notify.channels.base import ChannelError
 
 # Claims take lower numbers first: pages before everything else, mass mailings last.
 PAGE, NOTICE, BULK = 0, 1, 2
@@ -248,6 +250,8 @@ def record_failure(
     if row is None or row.status != SENDING or row.claimed_by != claimed_by:
         return SUPERSEDED, row
     row.last_error = str(error)
+    from onduty.notify.channels.base import RetryableError
+
     if isinstance(error, RetryableError) and row.attempts < MAX_ATTEMPTS:
         wait = BACKOFF[row.attempts - 1]
         if error.retry_after:
