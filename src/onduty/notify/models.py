@@ -33,13 +33,13 @@ class OutboxMessage(Base):
 
     A row is for a person (`person_id`, `contact_method_id`, `channel`) or for an external
     system (`target` and its JSON `payload`), never both. `rule_key` is the enqueue's
-    idempotency key: a second enqueue with it is a no-op. Claims take rows by `priority`
+    idempotency key: a second enqueue with it is a no-op. Claims take due rows by `priority`
     (pages 0 first), then `due_at`."""
 
     __tablename__ = "outbox"
     __table_args__ = (
         UniqueConstraint("rule_key"),
-        Index("ix_outbox_due", "status", "priority", "due_at"),
+        Index("ix_outbox_due", "status", "due_at"),
         CheckConstraint(
             "(target IS NULL AND person_id IS NOT NULL AND contact_method_id IS NOT NULL"
             " AND channel IS NOT NULL) OR (target IS NOT NULL AND person_id IS NULL"

@@ -9,6 +9,7 @@ from collections import defaultdict, deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import groupby
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from sqlalchemy import Select, Table, select, update
@@ -133,37 +134,29 @@ def cancel_pages(session: Session, *, incident_id: int, now: datetime) -> int:
 # --- claims -----------------------------------------------------------------------------------
 
 
-def due(*, now: datetime, priority: int, limit: int) -> Select[OutboxMessage]:
-    """Pending rows of one priority due by `now`, earliest first: one contiguous range of
-    `ix_outbox_due` (status, priority, due_at), however many rows wait for a later time."""
+def due(*, now: datetime, limit: int) -> Select[OutboxMessage]:
+    """Pending rows due by `now`, pages first, then by due time. `ix_outbox_due` (status,
+    due_at) reads exactly the due rows, never those waiting for a later time (delayed rules,
+    backoffs, throttles); the order by priority is a sort of the due rows."""
     return (
         select(OutboxMessage)
-        .where(
-            OutboxMessage.status == PENDING,
-            OutboxMessage.priority == priority,
-            OutboxMessage.due_at <= now,
-        )
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .where(OutboxMessage.status == PENDING, OutboxMessage.due_at <= now)
+        .order_by(OutboxMessage.priority, OutboxMessage.due_at, OutboxMessage.id)
         .limit(limit)
     )
 
 
 def claimable(session: Session, *, now: datetime, limit: int, others: int) -> list[OutboxMessage]:
     """Due rows to claim, locked for the caller's transaction (skipping rows another engine is
-    claiming): at most `limit`, pages first, of which at most `others` are not pages. One query
-    per priority, so rows due later (delayed rules, backoffs, throttles) are never read. Within
-    a priority they are taken round-robin across incidents, so one incident's long queue does
-    not hold back another's first page."""
+    claiming), in one query: at most `limit`, pages first, of which at most `others` are not
+    pages. Within a priority they are taken round-robin across incidents, so one incident's
+    long queue does not hold back another's first page."""
+    rows = session.scalars(dialect.claim(session, due(now=now, limit=limit * 4)))
     chosen: list[OutboxMessage] = []
-    for priority in PRIORITIES:
+    for priority, group in groupby(rows, key=lambda row: row.priority):
         room = limit - len(chosen) if priority == PAGE else min(limit - len(chosen), others)
-        if room <= 0:
-            continue
-        rows = session.scalars(
-            dialect.claim(session, due(now=now, priority=priority, limit=room * 4))
-        )
         queues: dict[int | None, deque[OutboxMessage]] = defaultdict(deque)
-        for row in rows:
+        for row in group:
             queues[row.incident_id].append(row)
         before = len(chosen)
         while room > 0 and queues:
