@@ -5,9 +5,9 @@ Revises: 0005
 Create Date: 2026-12-02 09:00:00
 
 An outbox row is for a person's contact method or for an external system (`target` with a JSON
-`payload`); `priority` orders claims (pages first); `claimed_by` names the engine instance
-holding a `sending` row, and `engine_instance` holds each running engine's heartbeat, so a dead
-engine's claims are sent again at once.
+`payload`); `priority` orders claims (pages first) and leads the due index after the status;
+`claimed_by` names the engine instance holding a `sending` row, and `engine_instance` holds
+each running engine's heartbeat, so a dead engine's claims are sent again at once.
 """
 
 from collections.abc import Sequence
@@ -54,6 +54,8 @@ def upgrade() -> None:
         batch.alter_column("person_id", existing_type=sa.String(length=64), nullable=True)
         batch.alter_column("contact_method_id", existing_type=sa.Integer(), nullable=True)
         batch.alter_column("channel", existing_type=sa.String(length=16), nullable=True)
+        batch.drop_index("ix_outbox_due")
+        batch.create_index("ix_outbox_due", ["status", "priority", "due_at"], unique=False)
         batch.create_check_constraint(op.f("ck_outbox_recipient"), sa.text(RECIPIENT))
 
 
@@ -61,6 +63,8 @@ def downgrade() -> None:
     op.execute("DELETE FROM outbox WHERE target IS NOT NULL")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_constraint(op.f("ck_outbox_recipient"), type_="check")
+        batch.drop_index("ix_outbox_due")
+        batch.create_index("ix_outbox_due", ["status", "due_at"], unique=False)
         batch.alter_column("channel", existing_type=sa.String(length=16), nullable=False)
         batch.alter_column("contact_method_id", existing_type=sa.Integer(), nullable=False)
         batch.alter_column("person_id", existing_type=sa.String(length=64), nullable=False)
