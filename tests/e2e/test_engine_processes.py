@@ -20,11 +20,13 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from sqlalchemy import select
 from tests.channel_servers import Recorded, Reply, WebhookReceiver
 from tests.e2e.conftest import ONDUTY, free_port
 from tests.policy_cases import example
 from tests.scenario import alertmanager
 
+from onduty import models as m
 from onduty.db import make_engine, make_session_factory
 from onduty.notify import outbox
 from onduty.notify.signing import verify_webhook
@@ -125,8 +127,21 @@ def pages(receiver: WebhookReceiver) -> list[tuple[Any, ...]]:
     return out
 
 
+def sent_rows(db_url: str) -> int:
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as session:
+            return len(
+                session.scalars(
+                    select(m.OutboxMessage.id).where(m.OutboxMessage.status == "sent")
+                ).all()
+            )
+    finally:
+        engine.dispose()
+
+
 def test_sigkill_mid_escalation_then_restart_delivers_each_page_once(
-    procs: Processes, receiver: WebhookReceiver, tmp_path: Path
+    procs: Processes, receiver: WebhookReceiver, tmp_path: Path, db_url: str
 ) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text(
@@ -153,6 +168,9 @@ def test_sigkill_mid_escalation_then_restart_delivers_each_page_once(
     )
     assert answer.status_code == 202
     wait_for(lambda: len(receiver.requests) >= 1, 20, "the first page")
+    # Killed between steps, not mid-send: a page in flight would be sent again at once after the
+    # restart (with its key; test_pages_in_flight_... covers that).
+    wait_for(lambda: sent_rows(db_url) >= 1, 20, "the first page recorded as sent")
     server.send_signal(signal.SIGKILL)  # mid-escalation: step 2 is due in 4 s
     server.wait(timeout=10)
     time.sleep(5)  # step 2 falls due while nothing runs
