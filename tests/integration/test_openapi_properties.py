@@ -45,6 +45,7 @@ NEEDS: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/incidents/{incident_id}"): "viewer",
     ("GET", "/api/v1/oncall"): "viewer",
     ("GET", "/api/v1/teams/{team}/shifts"): "viewer",
+    ("GET", "/api/v1/timezones"): "viewer",
     ("GET", "/api/v1/overrides"): "viewer",
     ("GET", "/api/v1/calendars"): "viewer",
     ("POST", "/api/v1/incidents"): "responder",
