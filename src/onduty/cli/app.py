@@ -12,7 +12,7 @@ EXIT_CODES = (
 )
 
 # Plain help (rich_markup_mode=None): rich's help renderer imports Markdown, progress bars and
-# live displays, tripling the time `onduty --help` takes.
+# live displays, doubling the time `onduty --help` takes.
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,

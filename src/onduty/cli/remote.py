@@ -27,8 +27,8 @@ from onduty.cli.backend import (
 from onduty.cli.common import CliError
 
 # httpx imports its own command line (click, rich's syntax highlighting, pygments) when it can,
-# which costs as much again as the rest of httpx; this process never runs it. A None entry makes
-# that one optional import fail, which httpx expects and handles.
+# which costs nearly as much as the rest of httpx; this process never runs it. A None entry
+# makes that one optional import fail, which httpx expects and handles.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 import httpx  # noqa: E402
 

@@ -41,8 +41,8 @@ def insert_new(session: Session, model: Any) -> Any:
     (with RETURNING, nothing comes back), in one statement instead of a SAVEPOINT, an insert
     and a RELEASE. Both databases spell it the same; SQLAlchemy has a construct per dialect."""
     # Each construct is imported once its database is in use (after that, an import statement
-    # is a dictionary lookup): PostgreSQL's dialect would cost a short command on a SQLite
-    # file a fifth of its time.
+    # is a dictionary lookup): PostgreSQL's dialect would add a twelfth to a short command on a
+    # SQLite file.
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql
 
