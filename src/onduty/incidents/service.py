@@ -71,7 +71,8 @@ def _audit(
     )
 
 
-def _stage(incident: Incident, stage: str, now: datetime) -> None:
+def record_stage(incident: Incident, stage: str, now: datetime) -> None:
+    """Record that `incident` reached journey `stage` (the first time counts) and is now there."""
     stages = dict(incident.stages or {})
     stages.setdefault(stage, now.isoformat())
     incident.stages = stages
@@ -104,7 +105,7 @@ def acknowledge(
     was = incident.status
     incident.status, incident.acknowledged_at, incident.acknowledged_by = "acknowledged", now, actor
     incident.generation += 1
-    _stage(incident, "acknowledged", now)
+    record_stage(incident, "acknowledged", now)
     cancelled = escalation_service.stop(session, incident_id=incident.id, now=now)
     timeline(
         session,
@@ -139,7 +140,7 @@ def resolve(
     was = incident.status
     incident.status, incident.resolved_at, incident.resolved_by = "resolved", now, actor
     incident.generation += 1
-    _stage(incident, "resolved_on_call", now)
+    record_stage(incident, "resolved_on_call", now)
     session.execute(
         update(Alert)
         .where(Alert.incident_id == incident.id, Alert.open_key.is_not(None))

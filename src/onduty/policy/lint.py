@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from onduty.durations import format_duration
 from onduty.incidents import priority as priority_rules
+from onduty.notify import templates
 from onduty.policy import coverage
 from onduty.policy.derive import contact_methods, rule_targets
 from onduty.policy.loader import Lines, PathT, Problem
@@ -41,8 +42,19 @@ def lint(policy: PolicyFile, lines: Lines, *, now: datetime) -> list[Problem]:
     _policies(policy, report)
     _notification_delays(policy, report)
     _criticality(policy, report)
+    _templates(policy, report)
     coverage.check(policy, report.error, report.warning, report.notice, now=now)
     return sorted(report.problems, key=lambda p: (p.line, p.message))
+
+
+def _templates(policy: PolicyFile, report: _Report) -> None:
+    for key, source in policy.templates.items():
+        problem = templates.check(key, source)
+        if problem is not None:
+            report.error(
+                ("templates", key),
+                f"template {key!r}, its line {problem.line}: {problem.message}",
+            )
 
 
 def _dupes(items: Iterable[tuple[str, PathT]], what: str, report: _Report) -> None:

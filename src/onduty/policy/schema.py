@@ -26,7 +26,7 @@ from onduty.errors import InvalidInput
 
 LEVELS = ("L1", "L2", "L3")
 PRIORITIES = ("P1", "P2", "P3", "P4")
-INTEGRATION_TYPES = ("alertmanager", "gcp", "grafana", "generic", "pagerduty")
+INTEGRATION_TYPES = ("alertmanager", "gcp", "grafana", "generic", "pagerduty", "intercom", "jira")
 CONTACT_TYPES = ("email", "sms", "voice", "slack", "webhook")
 BASIC_TARGETS = ("primary", "secondary", "L1", "L2", "L3", "team")
 
@@ -249,6 +249,7 @@ class TeamIn(Strict):
     members: list[StrictStr] = []
     support: SupportIn = SupportIn()
     rota: RotaIn | None = None
+    slack_channel: StrictStr | None = None  # a Slack channel id (C…) for the team's incidents
 
 
 class OverrideIn(Strict):
@@ -269,11 +270,22 @@ class TimeOffIn(Strict):
 
 class IntegrationIn(Strict):
     id: Slug
-    type: Literal["alertmanager", "gcp", "grafana", "generic", "pagerduty"]
+    type: Literal["alertmanager", "gcp", "grafana", "generic", "pagerduty", "intercom", "jira"]
     key: StrictStr | None = None
     mapping: dict[StrictStr, Any] | None = None  # generic only: dotted paths per field
     rate_limit: StrictInt | None = Field(default=None, ge=1)
     auto_resolve: StrictBool = True
+    tag: StrictStr | None = None  # intercom only: take only conversations with this tag
+    reply_as: Literal["reply", "note"] = "reply"  # intercom only: how status updates are posted
+    label: StrictStr | None = None  # jira only: an issue created in Jira with it opens an incident
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> IntegrationIn:
+        if self.tag is not None and self.type != "intercom":
+            raise ValueError("tag is only for intercom integrations")
+        if self.label is not None and self.type != "jira":
+            raise ValueError("label is only for jira integrations")
+        return self
 
     @field_validator("key")
     @classmethod
@@ -348,6 +360,96 @@ class CriticalityRuleIn(Strict):
     priority: Literal["P1", "P2", "P3", "P4"]
 
 
+COMPONENT_STATUSES = (
+    "operational",
+    "degraded_performance",
+    "partial_outage",
+    "major_outage",
+    "under_maintenance",
+)
+
+
+class ComponentIn(Strict):
+    id: Slug
+    name: StrictStr = Field(min_length=1)
+    group: StrictStr | None = None  # served as a Statuspage group component
+    description: StrictStr | None = None
+    services: list[StrictStr] = []  # onduty services whose incidents affect it
+
+
+class StatusPageIn(Strict):
+    name: StrictStr = Field(min_length=1)
+    components: list[ComponentIn] = []
+
+
+TemplateKey = Literal[
+    "status_investigating",
+    "status_update",
+    "status_resolved",
+    "client_email",
+    "intercom_reply",
+    "developer_handover",
+]
+PriorityName = Literal["P1", "P2", "P3", "P4"]
+
+
+class JiraIn(Strict):
+    projects: dict[StrictStr, StrictStr] = {}  # team id -> Jira project key
+    create_for: list[PriorityName] = ["P1", "P2", "P3", "P4"]
+    # journey stage (acknowledged, handed_over, resolved) -> the Jira transition's name
+    transitions: dict[StrictStr, StrictStr] = {}
+    done_statuses: list[StrictStr] = ["Done"]
+    issue_type: StrictStr = "Bug"
+    priorities: dict[PriorityName, StrictStr] = {}  # onduty priority -> Jira priority name
+    labels: list[StrictStr] = ["onduty"]
+
+
+class HandoverIn(Strict):
+    day: Weekday
+    time: HHMM
+    duration: Duration = timedelta(minutes=30)
+
+
+class CheckIn(Strict):
+    """A daily check (SPEC §6.4): a `checklist` ticked by the on-call people, an `http` probe
+    the engine runs, or a `heartbeat` that must be pinged."""
+
+    id: Slug
+    type: Literal["checklist", "http", "heartbeat"]
+    team: StrictStr | None = None
+    service: StrictStr | None = None
+    # checklist
+    at: HHMM | None = None
+    days: list[Weekday] | None = None
+    items: list[StrictStr] = []
+    deadline: Duration = timedelta(hours=2)  # not done this long after `at` raises an alert
+    # http
+    url: StrictStr | None = None
+    timeout: Duration = timedelta(seconds=10)
+    expect_status: StrictInt = Field(default=200, ge=100, le=599)
+    expect_body: StrictStr | None = None
+    failures: StrictInt = Field(default=3, ge=1, le=100)  # failing this many times in a row
+    # http and heartbeat
+    every: Duration | None = None
+    grace: Duration = timedelta(0)
+    key: StrictStr | None = None  # heartbeat only: the ping key (generated unless given)
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> CheckIn:
+        if self.team is None and self.service is None:
+            raise ValueError("a check needs team or service")
+        if self.type == "checklist":
+            if self.at is None or not self.items:
+                raise ValueError("a checklist needs at and items")
+        elif self.every is None or self.every.total_seconds() < 1:
+            raise ValueError(f"a {self.type} check needs every (at least 1s)")
+        if self.type == "http" and (not self.url or not re.match(r"^https?://", self.url)):
+            raise ValueError("an http check needs url: http(s)://…")
+        if self.key is not None and (self.type != "heartbeat" or not _KEY.match(self.key)):
+            raise ValueError("key is for heartbeat checks: 16–64 letters, digits, '-' or '_'")
+        return self
+
+
 class PolicyFile(Strict):
     version: Literal[1]
     organization: OrganizationIn
@@ -359,3 +461,9 @@ class PolicyFile(Strict):
     escalation_policies: list[EscalationPolicyIn] = []
     priorities: dict[Literal["P1", "P2", "P3", "P4"], PriorityIn] = {}
     criticality_rules: list[CriticalityRuleIn] = []
+    status_page: StatusPageIn | None = None
+    templates: dict[TemplateKey, StrictStr] = {}
+    runbooks: StrictStr | None = None  # a folder of Markdown runbooks, relative to the file
+    jira: JiraIn | None = None
+    handover: HandoverIn | None = None
+    checks: list[CheckIn] = []
