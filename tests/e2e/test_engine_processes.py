@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import yaml
 from sqlalchemy import select
@@ -311,3 +312,57 @@ def test_onduty_engine_sends_calls_to_the_http_target(
     (request,) = receiver.requests
     verify_webhook(request.body, "process-http-secret", request.headers["X-Onduty-Signature"])
     assert request.json()["idempotency_key"] == "deploy-42"
+
+
+def test_a_separate_engine_pages_at_once_woken_by_the_api_process_commit(
+    procs: Processes, receiver: WebhookReceiver, tmp_path: Path, db_url: str
+) -> None:
+    """`onduty engine` on its own, with a tick so long that only PostgreSQL's NOTIFY can wake it
+    in time: each alert's page arrives within a second, also after its listening connection
+    was cut (it listens again and catches up)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("cross-process wake-up is PostgreSQL's LISTEN/NOTIFY")
+    procs.env["ONDUTY_ENGINE_TICK"] = "60s"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        yaml.safe_dump(webhook_policy(receiver.url, [{"notify": ["primary"], "wait": "60m"}]))
+    )
+    procs.cli("policy", "apply", str(policy))
+    key = next(
+        r["key"]
+        for r in json.loads(procs.cli("integrations", "list", "--json"))
+        if r["integration"] == "prod-alerts" and r["service"] == "storefront"
+    )
+    procs.serve("--no-engine")
+    procs.start("engine")
+    wait_for(lambda: _listeners(db_url) == 1, 30, "the engine's LISTEN connection")
+    url = f"http://127.0.0.1:{procs.port}/integrations/{key}"
+
+    def page_latency(n: int) -> float:
+        started = time.monotonic()
+        with httpx.Client() as client:
+            assert client.post(url, content=alertmanager(f"W{n}", fp=f"w{n}")).status_code == 202
+        wait_for(lambda: len(receiver.requests) > n, 10, f"page {n}")
+        return time.monotonic() - started
+
+    assert max(page_latency(n) for n in range(3)) < 1.0
+    with psycopg.connect(_plain(db_url), autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'onduty-listen'"
+        )
+    wait_for(lambda: _listeners(db_url) == 1, 10, "the listener back")
+    assert page_latency(3) < 1.0
+
+
+def _plain(db_url: str) -> str:
+    return db_url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _listeners(db_url: str) -> int:
+    with psycopg.connect(_plain(db_url), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'onduty-listen'"
+            " AND datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0

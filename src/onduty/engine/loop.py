@@ -5,6 +5,7 @@ gives back the outbox claims of engines found dead; periodic jobs run only under
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from onduty.clock import Clock
 from onduty.config import Settings
-from onduty.db import dialect
+from onduty.db import dialect, wake
 from onduty.engine import deliver, instance
 from onduty.engine.audit import audit
 from onduty.engine.deliver import Prepared
@@ -110,6 +111,11 @@ class Engine:
             threading.Thread(target=self._deliver_loop, name="onduty-deliver-loop"),
             threading.Thread(target=self._periodic_loop, name="onduty-periodic"),
         ]
+        bind = self.session_factory.kw.get("bind")
+        if bind is not None and bind.dialect.name == "postgresql":
+            # Other processes' commits (API workers, other engines) wake this one at once.
+            listener = functools.partial(wake.listen, bind, self.wake, self._stop)
+            threads.append(threading.Thread(target=listener, name="onduty-listen", daemon=True))
         for thread in threads:
             thread.start()
         interval = self.settings.engine_tick.total_seconds()
@@ -126,7 +132,7 @@ class Engine:
         finally:
             self.stop()
             for thread in threads:
-                thread.join()
+                thread.join(timeout=5)  # the listener returns within its poll interval
             self._send_pool.shutdown(wait=True)
             self._step_pool.shutdown(wait=True)
             self._retire()
@@ -171,7 +177,9 @@ class Engine:
             log.exception("could not remove this engine's heartbeat")
 
     def wake(self) -> None:
+        """There is new work: new incidents or steps, or outbox rows to deliver."""
         self._wake.set()
+        self._send_wake.set()
 
     def stop(self) -> None:
         self._stop.set()

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from onduty.audit import service as audit
-from onduty.db import dialect
+from onduty.db import dialect, wake
 from onduty.errors import InvalidInput, InvalidTransition, NotFound
 from onduty.escalation import service as escalation_service
 from onduty.incidents.models import (
@@ -36,6 +36,7 @@ STAGES = (
 
 
 def locked(session: Session, incident_id: int) -> Incident:
+    """The incident, locked for a change; every engine wakes when that change commits."""
     # populate_existing: the row just locked may be newer than this session's copy.
     incident = session.scalars(
         dialect.lock(session, select(Incident).where(Incident.id == incident_id)).execution_options(
@@ -44,6 +45,7 @@ def locked(session: Session, incident_id: int) -> Incident:
     ).first()
     if incident is None:
         raise NotFound(f"no incident with id {incident_id}", "id")
+    wake.announce(session)
     return incident
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onduty import localtime
+from onduty.db import wake
 from onduty.db.memo import remembered
 from onduty.incidents import priority as rules
 from onduty.incidents.models import (
@@ -168,6 +169,7 @@ def insert_incidents(
     for number, row in zip(_take_numbers(session, len(rows)), rows, strict=True):
         row["number"] = number
     ids = [int(i) for i in session.connection().execute(_INSERT_INCIDENTS, rows).scalars()]
+    wake.announce(session)  # every engine starts paging at commit, not at its next tick
     for incident_id, row in zip(ids, rows, strict=True):
         events.append(
             event(

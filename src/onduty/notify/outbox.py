@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from sqlalchemy import Select, Table, select, update
 from sqlalchemy.orm import Session
 
-from onduty.db import dialect
+from onduty.db import dialect, wake
 from onduty.notify.models import (
     CANCELLED,
     FAILED,
@@ -107,6 +107,7 @@ def enqueue_many(session: Session, items: Sequence[OutboxItem], *, now: datetime
     if not items:
         return []
     insert = dialect.insert_new(session, _TABLE).returning(_TABLE.c.id)
+    wake.announce(session)  # engines in other processes deliver it at once
     return list(session.scalars(insert, [item.row(now) for item in items]))
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onduty.audit import service as audit
+from onduty.db import wake
 from onduty.db.memo import forget, remembered
 from onduty.durations import format_duration
 from onduty.errors import Conflict, InvalidInput, NotFound
@@ -53,6 +54,13 @@ class TeamSchedule:
 
     def shifts(self, slot: str, start: datetime, end: datetime) -> list[rotation.Shift]:
         return self.index.shifts(slot, start, end)
+
+
+def _changed(session: Session) -> None:
+    """Who is on call changed: this transaction reads it afresh, and every engine wakes at
+    commit (a step due now may page someone else)."""
+    forget(session, _ON_CALL)
+    wake.announce(session)
 
 
 def _rota(session: Session, team_id: str, *, lock: bool = False) -> Rota:
@@ -277,7 +285,7 @@ def create_override(
         created_at=now,
         managed=False,
     )
-    forget(session, _ON_CALL)
+    _changed(session)
     session.add(row)
     session.flush()
     if audited:
@@ -297,7 +305,7 @@ def delete_override(session: Session, *, override_id: int, actor: str, now: date
     row = session.get(Override, override_id)
     if row is None:
         raise NotFound(f"no override with id {override_id}", "id")
-    forget(session, _ON_CALL)
+    _changed(session)
     session.delete(row)
     session.flush()
     audit.record(
@@ -401,7 +409,7 @@ def create_time_off(
         created_at=now,
         managed=False,
     )
-    forget(session, _ON_CALL)
+    _changed(session)
     session.add(row)
     session.flush()
     audit.record(
