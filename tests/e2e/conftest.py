@@ -12,11 +12,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from tests.channel_servers import WebhookReceiver
 from tests.policy_cases import EXAMPLE
 from tests.ui_helpers import PASSWORD
+
+if TYPE_CHECKING:
+    from tests.e2e.processes import Processes
 
 ONDUTY = str(Path(sys.executable).parent / "onduty")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -111,3 +116,18 @@ def chromium() -> Iterator[object]:
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as server:
+        yield server
+
+
+@pytest.fixture
+def procs(db_url: str, tmp_path: Path) -> Iterator[Processes]:
+    from tests.e2e.processes import Processes  # it imports this module
+
+    p = Processes(db_url, tmp_path)
+    yield p
+    p.stop_all()

@@ -6,13 +6,10 @@ the same idempotency key when the engine died before the receiver answered."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,109 +20,13 @@ import pytest
 import yaml
 from sqlalchemy import select
 from tests.channel_servers import Recorded, Reply, WebhookReceiver
-from tests.e2e.conftest import ONDUTY, free_port
-from tests.policy_cases import example
+from tests.e2e.processes import Processes, pages, wait_for, webhook_policy
 from tests.scenario import alertmanager
 
 from onduty import models as m
 from onduty.db import make_engine, make_session_factory
 from onduty.notify import outbox
 from onduty.notify.signing import verify_webhook
-
-
-def webhook_policy(receiver: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
-    doc = example()
-    for person in doc["people"]:
-        person["contact_methods"] = [
-            {"id": "hook", "type": "webhook", "url": f"{receiver}/hooks/{person['id']}"}
-        ]
-        person["notification_rules"] = [{"after": "0m", "via": "hook"}]
-    doc["escalation_policies"][0]["steps"] = steps
-    doc["escalation_policies"][0]["repeat"] = 0
-    return doc
-
-
-class Processes:
-    def __init__(self, db_url: str, tmp: Path) -> None:
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ONDUTY_")}
-        self.port = free_port()
-        self.env.update(
-            ONDUTY_DATABASE_URL=db_url,
-            ONDUTY_SECRET_KEY="process-secret-0123456789abcdef",
-            ONDUTY_BASE_URL=f"http://127.0.0.1:{self.port}",
-            ONDUTY_ENGINE_TICK="200ms",
-        )
-        self.tmp = tmp
-        self.running: list[subprocess.Popen[bytes]] = []
-        self.logs: list[Any] = []
-
-    def cli(self, *args: str) -> str:
-        result = subprocess.run(
-            [ONDUTY, *args], capture_output=True, text=True, env=self.env, timeout=60, check=False
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
-    def start(self, *args: str) -> subprocess.Popen[bytes]:
-        log = (self.tmp / f"proc{len(self.running)}.log").open("wb")
-        self.logs.append(log)
-        proc = subprocess.Popen([ONDUTY, *args], stdout=log, stderr=subprocess.STDOUT, env=self.env)
-        self.running.append(proc)
-        return proc
-
-    def serve(self, *extra: str) -> subprocess.Popen[bytes]:
-        proc = self.start("serve", "--port", str(self.port), *extra)
-        wait_for(lambda: _up(f"http://127.0.0.1:{self.port}/healthz"), 60, "server start")
-        return proc
-
-    def stop_all(self) -> None:
-        for proc in self.running:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        for log in self.logs:
-            log.close()
-
-
-def _up(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as server:
-        yield server
-
-
-@pytest.fixture
-def procs(db_url: str, tmp_path: Path) -> Iterator[Processes]:
-    p = Processes(db_url, tmp_path)
-    yield p
-    p.stop_all()
-
-
-def pages(receiver: WebhookReceiver) -> list[tuple[Any, ...]]:
-    out = []
-    for r in receiver.requests:
-        body = r.json()
-        out.append(
-            (body["incident"]["id"], body["step"], body["recipient"], body["idempotency_key"])
-        )
-    return out
 
 
 def sent_rows(db_url: str) -> int:
