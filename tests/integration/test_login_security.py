@@ -159,9 +159,10 @@ def failure_rows(factory: sessionmaker[Session]) -> list[tuple[str, str, int]]:
         ("u" * 1000, "whatever", "the username is longer than 64 characters"),
         ("boss", "p" * 1025, "the password is longer than 1024 characters"),
         ("", "whatever", "the username is empty"),
+        ("bo\x00ss", "whatever", "the username must not contain a NUL character"),
     ],
 )
-def test_overlong_or_empty_fields_are_refused_and_nothing_is_stored(
+def test_overlong_empty_or_nul_fields_are_refused_and_nothing_is_stored(
     client: TestClient, people: sessionmaker[Session], username: str, password: str, message: str
 ) -> None:
     answer = client.post("/login", data={"username": username, "password": password})

@@ -107,11 +107,14 @@ MAX_PASSWORD = 1024  # far above any passphrase; bounds the work a request can a
 
 
 def check_lengths(*, username: str, password: str) -> None:
-    """Refuse an empty or overlong username and an overlong password before any other work."""
+    """Refuse an empty, overlong or NUL-holding username and an overlong password before any
+    other work."""
     if not username:
         raise InvalidInput("the username is empty", "username")
     if len(username) > MAX_USERNAME:
         raise InvalidInput(f"the username is longer than {MAX_USERNAME} characters", "username")
+    if "\x00" in username:  # PostgreSQL can neither store nor compare one
+        raise InvalidInput("the username must not contain a NUL character", "username")
     if len(password) > MAX_PASSWORD:
         raise InvalidInput(f"the password is longer than {MAX_PASSWORD} characters", "password")
 
