@@ -20,6 +20,7 @@ from onduty.clock import FakeClock
 from onduty.config import Settings
 from onduty.db import make_engine, make_session_factory, migrate
 from onduty.models import Base
+from tests.scenario import World
 
 BACKEND = os.environ.get("ONDUTY_TEST_DB", "sqlite")
 PG_ADMIN_URL = os.environ.get(
@@ -116,3 +117,10 @@ def client(
     app = create_app(settings, clock=clock, engine=engine, session_factory=session_factory)
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def world(
+    client: TestClient, clock: FakeClock, session_factory: sessionmaker[Session], settings: Settings
+) -> World:
+    return World(client, clock, session_factory, settings)

@@ -10,24 +10,13 @@ import threading
 from datetime import timedelta
 from typing import Any
 
-import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from tests.policy_cases import example
 from tests.scenario import World, sms_only
 
 from onduty import models as m
-from onduty.clock import FakeClock
-from onduty.config import Settings
 from onduty.notify import models as ob
-
-
-@pytest.fixture
-def world(
-    client: TestClient, clock: FakeClock, session_factory: sessionmaker[Session], settings: Settings
-) -> World:
-    return World(client, clock, session_factory, settings)
 
 
 def policy(

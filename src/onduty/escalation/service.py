@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from onduty.db import dialect
-from onduty.db.memo import remembered
+from onduty.db.config_version import configured
 from onduty.escalation.models import EscalationPolicy, EscalationState, Notification
 from onduty.incidents.models import Incident
 from onduty.incidents.timeline import timeline
@@ -45,7 +45,7 @@ def _service_snapshot(session: Session, service_id: str) -> tuple[str | None, di
         assert service is not None
         return snapshot(session, service)
 
-    policy_id, policy = remembered(session, "escalation.snapshot", service_id, make)
+    policy_id, policy = configured(session, "escalation.snapshot", service_id, make)
     return policy_id, copy.deepcopy(policy)
 
 
@@ -210,7 +210,7 @@ def _rules(session: Session, person_id: str) -> list[tuple[int, str, int]]:
         )
         return [(method_id, channel, after_s) for method_id, channel, after_s in rows]
 
-    return remembered(session, "escalation.rules", person_id, make)
+    return configured(session, "escalation.rules", person_id, make)
 
 
 def due_states(*, now: datetime, limit: int = 100) -> Select[EscalationState]:

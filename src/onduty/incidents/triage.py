@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from onduty import localtime
 from onduty.db import wake
-from onduty.db.memo import remembered
+from onduty.db.config_version import configured
 from onduty.incidents import priority as rules
 from onduty.incidents.models import (
     Counter,
@@ -91,7 +91,7 @@ class Triage:
 
     @classmethod
     def of(cls, session: Session) -> Triage:
-        return remembered(session, "incidents.triage", None, lambda: cls._load(session))
+        return configured(session, "incidents.triage", None, lambda: cls._load(session))
 
     @classmethod
     def _load(cls, session: Session) -> Triage:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from onduty import models as m
 from onduty.audit import service as audit
 from onduty.clock import SystemClock
+from onduty.db import config_version
 from onduty.policy.schema import PolicyFile
 from onduty.policy.state import Record, State, from_database, from_policy
 
@@ -65,6 +66,7 @@ def apply_policy(
 
     The caller commits; an exception leaves the transaction to be rolled back whole.
     """
+    config_version.bump(session)  # first: it also orders concurrent applies
     want = from_policy(policy)
     have = from_database(session, managed_only=True)
     _keep_integration_keys(session, want, new_key)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onduty.audit import service as audit
-from onduty.db import wake
+from onduty.db import config_version, wake
 from onduty.db.memo import forget, remembered
 from onduty.durations import format_duration
 from onduty.errors import Conflict, InvalidInput, NotFound
@@ -60,6 +60,7 @@ def _changed(session: Session) -> None:
     """Who is on call changed: this transaction reads it afresh, and every engine wakes at
     commit (a step due now may page someone else)."""
     forget(session, _ON_CALL)
+    config_version.bump(session)
     wake.announce(session)
 
 
