@@ -3,9 +3,12 @@ destination URL and translating httpx errors and statuses into retryable or perm
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
-from onduty.notify.channels.base import ChannelError, PermanentError, RetryableError
+from onduty.notify.channels.base import ChannelError, PermanentError, Receipt, RetryableError
+from onduty.notify.signing import IDEMPOTENCY_HEADER, WEBHOOK_SIGNATURE_HEADER, sign_webhook
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 
@@ -58,3 +61,31 @@ def checked_url(value: str, what: str) -> httpx.URL:
     if not url.host or any(c in url.host for c in " %"):
         raise PermanentError(f"{what} address has no host name: {value!r}")
     return url
+
+
+def post_signed_json(
+    client: httpx.Client,
+    url: httpx.URL,
+    document: object,
+    *,
+    secret: str,
+    idempotency_key: str,
+    what: str,
+    user_agent: str,
+) -> Receipt:
+    """POST `document` as compact JSON, signed in X-Onduty-Signature with `secret` and carrying
+    its idempotency key: what a person's webhook and the generic http target both send."""
+    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": user_agent,
+        WEBHOOK_SIGNATURE_HEADER: sign_webhook(body, secret),
+        IDEMPOTENCY_HEADER: idempotency_key,
+    }
+    try:
+        response = client.post(url, content=body, headers=headers)
+    except TRANSPORT_ERRORS as exc:
+        raise error_for_transport(exc, what) from exc
+    if response.is_success:
+        return Receipt(provider_id=None, detail=f"HTTP {response.status_code}")
+    raise error_for_status(response, f"{what} answered HTTP {response.status_code}")

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import httpx
 
 from onduty.notify import render
-from onduty.notify._http import (
-    TRANSPORT_ERRORS,
-    checked_url,
-    error_for_status,
-    error_for_transport,
-)
+from onduty.notify._http import checked_url, post_signed_json
 from onduty.notify.channels.base import Address, Message, PermanentError, Receipt
-from onduty.notify.signing import (
-    IDEMPOTENCY_HEADER,
-    WEBHOOK_SIGNATURE_HEADER,
-    sign_webhook,
-)
 
 USER_AGENT = "onduty-webhook/1"
 
@@ -46,19 +34,12 @@ class WebhookChannel:
             # The caller derives a secret when the contact method has none; unsigned bodies
             # would let anyone forge a page, so refusing is safer than sending.
             raise PermanentError("webhook contact method has no signing secret")
-        body = json.dumps(
-            render.webhook_payload(message), separators=(",", ":"), ensure_ascii=False
-        ).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            WEBHOOK_SIGNATURE_HEADER: sign_webhook(body, address.secret),
-            IDEMPOTENCY_HEADER: message.idempotency_key,
-        }
-        try:
-            response = self._client.post(url, content=body, headers=headers)
-        except TRANSPORT_ERRORS as exc:
-            raise error_for_transport(exc, "webhook") from exc
-        if response.is_success:
-            return Receipt(provider_id=None, detail=f"HTTP {response.status_code}")
-        raise error_for_status(response, f"webhook answered HTTP {response.status_code}")
+        return post_signed_json(
+            self._client,
+            url,
+            render.webhook_payload(message),
+            secret=address.secret,
+            idempotency_key=message.idempotency_key,
+            what="webhook",
+            user_agent=USER_AGENT,
+        )

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import httpx
 
-from onduty.notify._http import (
-    TRANSPORT_ERRORS,
-    checked_url,
-    error_for_status,
-    error_for_transport,
-)
+from onduty.notify._http import checked_url, post_signed_json
 from onduty.notify.channels.base import PermanentError, Receipt
-from onduty.notify.signing import IDEMPOTENCY_HEADER, WEBHOOK_SIGNATURE_HEADER, sign_webhook
 from onduty.notify.targets.base import Call
 
 USER_AGENT = "onduty-http/1"
@@ -44,17 +36,12 @@ class HttpTarget:
             "idempotency_key": call.idempotency_key,
             "data": call.payload.get("body"),
         }
-        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            WEBHOOK_SIGNATURE_HEADER: sign_webhook(body, self._secret),
-            IDEMPOTENCY_HEADER: call.idempotency_key,
-        }
-        try:
-            response = self._client.post(checked, content=body, headers=headers)
-        except TRANSPORT_ERRORS as exc:
-            raise error_for_transport(exc, "http target") from exc
-        if response.is_success:
-            return Receipt(provider_id=None, detail=f"HTTP {response.status_code}")
-        raise error_for_status(response, f"http target answered HTTP {response.status_code}")
+        return post_signed_json(
+            self._client,
+            checked,
+            document,
+            secret=self._secret,
+            idempotency_key=call.idempotency_key,
+            what="http target",
+            user_agent=USER_AGENT,
+        )
