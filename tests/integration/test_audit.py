@@ -210,6 +210,12 @@ def test_every_state_changing_route_writes_one_audit_row(
         "incident",
         str(reported.json()["id"]),
     )
+    # The public report form: the reporter, known only by their address, is the actor.
+    public = client.post("/report", data={"service": "storefront", "title": "Cart empties"})
+    assert public.status_code == 201, public.text
+    with session_factory() as s:
+        newest = str(s.scalar(select(func.max(m.Incident.id))))
+    log.one(("POST", "/report"), "reporter:testclient", "incident.report", "incident", newest)
     window = {"start": "2026-11-26T10:00:00Z", "end": "2026-11-26T14:00:00Z"}
     body = {"team": "checkout", "slot": "backend", "person": "ravi", **window}
     made = client.post("/api/v1/overrides", json=body, headers=api)
