@@ -23,7 +23,7 @@ from onduty.incidents.models import (
 )
 from onduty.incidents.timeline import timeline
 from onduty.incidents.triage import Triage
-from onduty.notify import outbox, templates
+from onduty.notify import outbox
 from onduty.people.models import Person
 from onduty.services.models import Service
 
@@ -427,6 +427,8 @@ def handover_text(
         "runbook": given.get("runbook") or "",
         "links": given.get("links") or [],
     }
+    from onduty.notify import templates  # Jinja2: not for the command line's short commands
+
     overrides = jira.section(session, "templates") or {}
     try:
         return templates.render("developer_handover", overrides, **context)

@@ -61,6 +61,8 @@ def _rows(session: Session, incidents: list[m.Incident], now: datetime) -> list[
                 "title": i.title,
                 "priority": i.priority,
                 "status": i.status,
+                "stage": i.stage,
+                "jira_key": i.jira_key,
                 "service": services.get(i.service_id, i.service_id),
                 "team": i.team_id,
                 "age": age(now, i.created_at),
@@ -121,12 +123,17 @@ def incidents_page(
     team: str = "",
     service: str = "",
     priority: str = "",
+    stage: str = "",
     session: Session = Depends(get_session),
     viewer: Viewer = Depends(page_role("viewer")),
 ) -> HTMLResponse:
     now = request.app.state.clock.now()
     found = incidents_service.list_incidents(
-        session, status=status or None, team=team or None, service=service or None
+        session,
+        status=status or None,
+        team=team or None,
+        service=service or None,
+        stage=stage if stage in incidents_service.STAGES else None,
     )
     if priority:
         found = [i for i in found if i.priority == priority]
@@ -136,8 +143,15 @@ def incidents_page(
         viewer,
         groups=[{"priority": None, "rows": _rows(session, found, now)}] if found else [],
         caption=f"{len(found)} incident{'s' if len(found) != 1 else ''}",
-        filters={"status": status, "team": team, "service": service, "priority": priority},
+        filters={
+            "status": status,
+            "team": team,
+            "service": service,
+            "priority": priority,
+            "stage": stage,
+        },
         statuses=STATUSES,
+        stages=incidents_service.STAGES,
         priorities=PRIORITIES,
         teams=session.scalars(select(m.Team).order_by(m.Team.name)).all(),
         services=session.scalars(select(m.Service).order_by(m.Service.name)).all(),
@@ -369,6 +383,28 @@ async def _change(
             incidents_service.ACTIONS[name](
                 session, incident_id=incident_id, actor=viewer.actor, channel="web", now=now
             )
+        elif name == "handover":
+            links = [x.strip() for x in str(form.get("links", "")).splitlines() if x.strip()]
+            for field, limit in (("actual", 20000), ("ideal", 20000), ("tried", 20000)):
+                if len(str(form.get(field, ""))) > limit:
+                    raise InvalidInput(f"{field} is longer than {limit} characters", field)
+            developer = str(form.get("developer", ""))
+            if not developer:
+                raise InvalidInput("choose the developer to hand over to", "developer")
+            incidents_service.handover(
+                session,
+                incident_id=incident_id,
+                developer=developer,
+                actual=str(form.get("actual", "")),
+                ideal=str(form.get("ideal", "")),
+                tried=str(form.get("tried", "")),
+                runbook=str(form.get("runbook", "")).strip()[:64] or None,
+                links=links[:50],
+                actor=viewer.actor,
+                channel="web",
+                now=now,
+                base_url=request.app.state.settings.base_url,
+            )
         elif name == "priority":
             priority = str(form.get("priority", ""))
             if priority not in PRIORITIES:
@@ -425,7 +461,7 @@ def _action_route(name: str) -> Callable[..., Awaitable[Response]]:
     return act
 
 
-for _name in (*incidents_service.ACTIONS, "priority", "reassign"):
+for _name in (*incidents_service.ACTIONS, "priority", "reassign", "handover"):
     router.add_api_route(
         f"/incidents/{{incident_id}}/{_name}",
         _action_route(_name),
