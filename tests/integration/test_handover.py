@@ -207,3 +207,37 @@ def test_cli_hands_over_locally_and_says_bad_input_in_one_line(
             "cli",
             ["https://x.example/1"],
         )
+
+
+def test_journey_shows_each_stage_with_its_time_and_the_time_since_the_one_before(
+    client: TestClient,
+    world: dict[str, str],
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    start = clock.now()
+    incident = report(client, world)
+    clock.advance(timedelta(minutes=3))
+    assert (
+        client.post(f"/api/v1/incidents/{incident}/acknowledge", headers=world).status_code == 200
+    )
+    clock.advance(timedelta(minutes=7))
+    path = f"/api/v1/incidents/{incident}/handover"
+    assert client.post(path, json=HANDOVER, headers=world).status_code == 200
+    clock.advance(timedelta(hours=2, minutes=5))
+    resolved = client.post(f"/api/v1/incidents/{incident}/resolve", headers=world).json()
+    assert resolved["stages"] == {
+        "reported": start.isoformat(),
+        "acknowledged": (start + timedelta(minutes=3)).isoformat(),
+        "handed_over": (start + timedelta(minutes=10)).isoformat(),
+        "resolved_by_developer": (start + timedelta(hours=2, minutes=15)).isoformat(),
+    }
+    assert resolved["stage"] == "resolved_by_developer"
+    make_login(session_factory, clock.now(), "v", "viewer")
+    sign_in(client, "v")
+    page = client.get(f"/incidents/{incident}").text
+    journey = page[page.index('<ol class="journey">') : page.index("</ol>")]
+    stages = [line.split('"')[1] for line in journey.split("data-stage=")[1:]]
+    assert stages == ["reported", "acknowledged", "handed_over", "resolved_by_developer"]
+    assert "(+3m)" in journey and "(+7m)" in journey and "(+2h 5m)" in journey
+    assert "Thu 26 Nov 12:00:00" in journey  # 06:30 UTC, in the team's zone (Kolkata)

@@ -390,3 +390,27 @@ def test_jira_created_incident_direct_service_call_is_not_ticketed(world: Harnes
             ticketed=False,
         )
         assert made.jira_state is None
+
+
+def test_jira_templates_and_label_survive_apply_export_apply(
+    session_factory: sessionmaker[Session],
+) -> None:
+    import yaml
+    from tests.integration.test_policy_apply import export
+
+    doc = example()
+    doc["jira"] = JIRA
+    doc["templates"] = {"developer_handover": "To {{ developer }}: {{ actual }}"}
+    next(s for s in doc["services"] if s["id"] == "storefront")["integrations"].append(
+        {"id": "jira", "type": "jira", "label": "oncall"}
+    )
+    first = apply_doc(session_factory, doc)
+    assert "created jira" in first and "created templates" in first
+    exported = yaml.safe_load(export(session_factory))
+    assert exported["jira"]["projects"] == JIRA["projects"]
+    assert exported["templates"] == doc["templates"]
+    storefront = next(s for s in exported["services"] if s["id"] == "storefront")
+    assert {"id": "jira", "type": "jira", "label": "oncall"} in storefront["integrations"]
+    assert apply_doc(session_factory, exported) == []
+    del doc["jira"]
+    assert "removed jira" in apply_doc(session_factory, doc)
