@@ -55,7 +55,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     n = args.alerts
-    print(f"{args.db}: {n} alerts per phase, {args.reports} reports, concurrency {args.concurrency}")
+    print(
+        f"{args.db}: {n} alerts per phase, {args.reports} reports, concurrency {args.concurrency}"
+    )
     with database(args.db) as url, server(url, False) as base:
         asyncio.run(load(base, [alert_body([f"warm{i}"], f"warm{i}") for i in range(200)], 8))
 

@@ -22,6 +22,7 @@ from tests.channel_servers import JiraServer
 from tests.conftest import TEST_SECRET
 from tests.integration.test_policy_apply import apply_doc
 from tests.policy_cases import example, lint_doc
+from tests.ui_helpers import make_login, sign_in
 
 from onduty import models as m
 from onduty.auth import service as auth_service
@@ -211,7 +212,11 @@ def test_a_report_becomes_one_issue_kept_in_step(world: Harness) -> None:
     assert issue["status"] == "Done" and len(issue["comments"]) == 2
     creates = [r for r in world.jira.requests if r.path == "/rest/api/3/issue"]
     assert len(creates) == 1 and len(world.jira.issues) == 1
-    world.client.cookies.clear()
+    make_login(world.factory, world.clock.now(), "v", "viewer")
+    sign_in(world.client, "v")
+    page = world.client.get(f"/incidents/{incident}").text
+    assert f'<a href="{world.jira.url}/browse/CHK-1" rel="noopener noreferrer">CHK-1</a>' in page
+    assert "(Done)" not in page  # Jira's status is known from its webhooks only
 
 
 def test_priorities_outside_create_for_get_no_issue(world: Harness) -> None:
