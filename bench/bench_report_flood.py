@@ -16,6 +16,7 @@ import time
 
 import httpx2 as httpx
 import sqlalchemy as sa
+
 from bench_intake import alert_body, database, load, server
 
 REPORT = {"service": "storefront", "title": "Images do not load", "actual": "blank tiles"}
