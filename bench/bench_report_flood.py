@@ -66,7 +66,7 @@ def main() -> None:
             return [alert_body([f"{tag}{i}"], f"{tag}{i}") for i in range(n)]
 
         alone_1, _latencies, failed_1 = asyncio.run(load(base, phase("a"), args.concurrency))
-        (flooded, latencies, failed_f), (flood_s, statuses) = asyncio.run(
+        (flooded, _latencies, failed_f), (flood_s, statuses) = asyncio.run(
             both(base, phase("f"), args.reports, args.concurrency)
         )
         alone_2, _latencies, failed_2 = asyncio.run(load(base, phase("b"), args.concurrency))
