@@ -118,6 +118,9 @@ def test_api_handover_tells_the_developer_by_a_notice_and_leaves_the_queue(
     # Escalating it for help reaches the escalation policy's next step again.
     escalated = client.post(f"/api/v1/incidents/{incident}/escalate", headers=world)
     assert escalated.status_code == 200 and escalated.json()["status"] == "triggered"
+    Engine(settings, session_factory, clock, fakes, holder="test").tick()
+    paged = [s.message for f in fakes.values() for s in f.take()]
+    assert paged and {m.event for m in paged} <= {"incident.triggered", "incident.escalated"}
 
 
 def test_a_priority_that_pages_at_any_hour_pages_the_developer(
