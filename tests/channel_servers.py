@@ -9,6 +9,7 @@ import itertools
 import json
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,6 +94,8 @@ class RecordingServer:
                 self.end_headers()
                 self.wfile.write(reply.body)
 
+            do_GET = do_POST  # Jira's reads (transitions, an issue's status) record alike
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep test output clean
 
@@ -140,6 +143,74 @@ class WebhookReceiver(RecordingServer):
 
     def answer(self, request: Recorded) -> Reply:
         return Reply.json(200, {"received": True})
+
+
+class JiraServer(RecordingServer):
+    """Jira Cloud REST v3 as onduty uses it (FORMATS §7), with basic auth (e-mail + API token):
+    create an issue, search by JQL (`project = "X" AND labels = "y"`), comment, list and do
+    transitions, read an issue's status. Every transition of `WORKFLOW` is offered from any
+    status but the one it leads to. `delay` (seconds) makes every answer that late."""
+
+    WORKFLOW = (("11", "In Progress"), ("21", "Assigned to developer"), ("31", "Done"))
+
+    def __init__(self, email: str, token: str) -> None:
+        super().__init__()
+        self.credentials = (email, token)
+        self.issues: dict[str, dict[str, Any]] = {}  # key -> {fields, status, comments}
+        self.delay = 0.0
+
+    def url_of(self, key: str) -> str:
+        return f"{self.url}/rest/api/3/issue/{key}"
+
+    def answer(self, request: Recorded) -> Reply:
+        if self.delay:
+            time.sleep(self.delay)
+        if request.basic_auth() != self.credentials:
+            return Reply.json(401, {"errorMessages": ["Client must be authenticated"]})
+        path, method = request.path, request.method
+        if (method, path) == ("POST", "/rest/api/3/issue"):
+            fields = request.json()["fields"]
+            key = f"{fields['project']['key']}-{len(self.issues) + 1}"
+            self.issues[key] = {"fields": fields, "status": "To Do", "comments": []}
+            issue_id = str(10000 + len(self.issues))
+            return Reply.json(201, {"id": issue_id, "key": key, "self": self.url_of(issue_id)})
+        if (method, path) == ("POST", "/rest/api/3/search/jql"):
+            jql = request.json()["jql"]
+            project, label = (v for v in jql.split('"')[1::2])
+            found = [
+                {"id": key, "key": key}
+                for key, issue in self.issues.items()
+                if issue["fields"]["project"]["key"] == project
+                and label in issue["fields"].get("labels", [])
+            ]
+            return Reply.json(200, {"issues": found[:1], "isLast": True})
+        parts = path.removeprefix("/rest/api/3/issue/").split("/")
+        issue = self.issues.get(parts[0])
+        if issue is None:
+            return Reply.json(404, {"errorMessages": ["Issue does not exist"]})
+        tail = parts[1] if len(parts) > 1 else ""
+        if (method, tail) == ("POST", "comment"):
+            issue["comments"].append(request.json()["body"])
+            return Reply.json(201, {"id": str(len(issue["comments"]))})
+        if (method, tail) == ("GET", "transitions"):
+            offered = [
+                {"id": i, "name": name, "to": {"id": i, "name": name}}
+                for i, name in self.WORKFLOW
+                if name != issue["status"]
+            ]
+            return Reply.json(200, {"expand": "transitions", "transitions": offered})
+        if (method, tail) == ("POST", "transitions"):
+            wanted = request.json()["transition"]["id"]
+            names = dict(self.WORKFLOW)
+            if wanted not in names or names[wanted] == issue["status"]:
+                return Reply.json(400, {"errorMessages": ["Transition is not valid"]})
+            issue["status"] = names[wanted]
+            return Reply(204)
+        if (method, tail) == ("GET", ""):
+            return Reply.json(
+                200, {"key": parts[0], "fields": {"status": {"name": issue["status"]}}}
+            )
+        return Reply.json(404, {"errorMessages": [f"no route {method} {path}"]})
 
 
 class SlackServer(RecordingServer):

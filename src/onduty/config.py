@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     # Outbound calls to external systems (notify/targets): the generic `http` target signs its
     # JSON POSTs with this secret; unset leaves the target out.
     http_target_secret: str | None = None
+    # Jira Cloud REST v3 (notify/targets/jira.py), with an account's e-mail and API token; unset
+    # leaves the target out. The webhook secret, when set, must sign every Jira webhook.
+    jira_base_url: str | None = None
+    jira_email: str | None = None
+    jira_api_token: str | None = None
+    jira_webhook_secret: str | None = None
+    # The public report form (GET|POST /report): reports per client address per minute, and
+    # the largest screenshot it takes (the whole request stays under max_body_bytes).
+    report_rate_limit: int = Field(default=5, ge=1)
+    report_upload_max_bytes: int = Field(default=256 * 1024, ge=1024)
 
     @field_validator("engine_tick", "max_schedule_window", mode="before")
     @classmethod

@@ -14,8 +14,11 @@ from onduty.incidents.models import (
     Counter,
     CriticalityRule,
     Incident,
+    PolicySetting,
     PriorityPolicy,
+    ReportAttachment,
     TimelineEvent,
+    WebhookDelivery,
 )
 from onduty.notify.models import EngineInstance, EngineLease, OutboxMessage, UsedActionLink
 from onduty.people.models import (
@@ -54,7 +57,9 @@ __all__ = [
     "OutboxMessage",
     "Override",
     "Person",
+    "PolicySetting",
     "PriorityPolicy",
+    "ReportAttachment",
     "Rota",
     "RotaSlot",
     "Service",
@@ -65,4 +70,5 @@ __all__ = [
     "TimeOff",
     "TimelineEvent",
     "UsedActionLink",
+    "WebhookDelivery",
 ]

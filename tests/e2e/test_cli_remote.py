@@ -274,3 +274,18 @@ def test_remote_commands_load_no_database_code(served: Remote, tmp_path: Path) -
         modules = imported(env, tmp_path, *command)
         assert "httpx" in modules
         assert loaded(modules, (*HEAVY, "sqlalchemy", "pydantic_settings", "onduty.db")) == []
+
+
+def test_handover_through_the_server_as_on_the_database(served: Remote) -> None:
+    given = ("--actual", "slow", "--ideal", "fast", "--tried", "reindexed")
+    unknown = served.remote("incident", "handover", "2", "--developer", "ghost", *given)
+    assert (unknown.returncode, unknown.stderr) == (1, "error: no person with id 'ghost'\n")
+    done = served.remote(
+        "incident", "handover", "2", "--developer", "sana", *given, "--link", "https://x.example/"
+    )
+    assert (done.returncode, done.stdout) == (0, "incident #2 handed over to sana\n")
+    remote = served.remote("incident", "list", "--stage", "handed_over", "--json")
+    local = served.local("incident", "list", "--stage", "handed_over", "--json")
+    assert remote.returncode == local.returncode == 0
+    assert json.loads(remote.stdout) == json.loads(local.stdout)
+    assert [d["number"] for d in json.loads(remote.stdout)] == [2]

@@ -210,6 +210,21 @@ def test_every_state_changing_route_writes_one_audit_row(
         "incident",
         str(reported.json()["id"]),
     )
+    refunds = reported.json()["id"]
+    handed = client.post(
+        f"/api/v1/incidents/{refunds}/handover",
+        json={"developer": "sana", "actual": "a", "ideal": "b", "tried": "c"},
+        headers=api,
+    )
+    assert handed.status_code == 200, handed.text
+    route = ("POST", "/api/v1/incidents/{incident_id}/handover")
+    log.one(route, by_token, "incident.handover", "incident", str(refunds))
+    # The public report form: the reporter, known only by their address, is the actor.
+    public = client.post("/report", data={"service": "storefront", "title": "Cart empties"})
+    assert public.status_code == 201, public.text
+    with session_factory() as s:
+        newest = str(s.scalar(select(func.max(m.Incident.id))))
+    log.one(("POST", "/report"), "reporter:testclient", "incident.report", "incident", newest)
     window = {"start": "2026-11-26T10:00:00Z", "end": "2026-11-26T14:00:00Z"}
     body = {"team": "checkout", "slot": "backend", "person": "ravi", **window}
     made = client.post("/api/v1/overrides", json=body, headers=api)
@@ -308,6 +323,7 @@ def test_every_state_changing_route_writes_one_audit_row(
         "reopen": {},
         "acknowledge": {},
         "escalate": {},
+        "handover": {"developer": "sana", "actual": "a", "ideal": "b", "tried": "c"},
         "resolve": {},
         "priority": {"priority": "P3"},  # in any status
         "reassign": {"assignee": "neha"},
@@ -488,6 +504,9 @@ def test_every_state_changing_command_writes_one_audit_row(
     log.one("incident resolve", "cli", "incident.resolve", "incident", str(incident))
     run("incident", "reopen", str(incident))
     log.one("incident reopen", "cli", "incident.reopen", "incident", str(incident))
+    given = ("--developer", "sana", "--actual", "a", "--ideal", "b", "--tried", "c")
+    run("incident", "handover", str(incident), *given)
+    log.one("incident handover", "cli", "incident.handover", "incident", str(incident))
 
     root = typer.main.get_command(cli.app)
     assert isinstance(root, TyperGroup)

@@ -54,6 +54,7 @@ NEEDS: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/incidents/{incident_id}/resolve"): "responder",
     ("POST", "/api/v1/incidents/{incident_id}/escalate"): "responder",
     ("POST", "/api/v1/incidents/{incident_id}/reopen"): "responder",
+    ("POST", "/api/v1/incidents/{incident_id}/handover"): "responder",
     ("POST", "/api/v1/overrides"): "responder",
     ("DELETE", "/api/v1/overrides/{override_id}"): "responder",
     ("POST", "/api/v1/swaps"): "responder",

@@ -129,7 +129,12 @@ class Backend(Protocol):
     ) -> list[OverrideRow]: ...
 
     def incidents(
-        self, *, status: str | None, team: str | None, service: str | None
+        self,
+        *,
+        status: str | None,
+        team: str | None,
+        service: str | None,
+        stage: str | None = None,
     ) -> list[IncidentDoc]: ...
 
     def incident(self, incident_id: int) -> IncidentDetailDoc: ...
@@ -137,6 +142,19 @@ class Backend(Protocol):
     def act(self, action: str, incident_id: int, *, person: str | None) -> int:
         """Acknowledge, resolve or reopen; the incident's number."""
         ...
+
+    def handover(self, incident_id: int, handover: Handover, *, person: str | None) -> int:
+        """Hand the incident over to a developer; the incident's number."""
+        ...
+
+
+class Handover(TypedDict):
+    developer: str
+    actual: str
+    ideal: str
+    tried: str
+    runbook: str | None
+    links: list[str]
 
 
 def environment(name: str) -> str | None:

@@ -20,7 +20,9 @@ from onduty.cli.common import (
     table,
 )
 
-incident_app = typer.Typer(no_args_is_help=True, help="Incidents: list, show, ack, resolve.")
+incident_app = typer.Typer(
+    no_args_is_help=True, help="Incidents: list, show, ack, resolve, hand over."
+)
 
 
 @incident_app.command("list")
@@ -29,13 +31,16 @@ def incident_list(
     status: Annotated[str | None, typer.Option(help="triggered, acknowledged or resolved.")] = None,
     team: Annotated[str | None, typer.Option(help="Only this team.")] = None,
     service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
+    stage: Annotated[
+        str | None, typer.Option(help="Only incidents at this journey stage, e.g. handed_over.")
+    ] = None,
     as_json: AsJson = False,
     server: Server = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Incidents, newest first."""
     with connect(server, database_url) as backend:
-        docs = backend.incidents(status=status, team=team, service=service)
+        docs = backend.incidents(status=status, team=team, service=service, stage=stage)
         zones = None if as_json else backend.zones()
     if zones is None:
         print_json(docs)
@@ -114,3 +119,35 @@ def incident_reopen(
 ) -> None:
     """Reopen a resolved incident; escalation starts again."""
     _act("reopen", incident_id, person, server, database_url)
+
+
+@incident_app.command("handover")
+@friendly
+def incident_handover(
+    incident_id: int,
+    developer: Annotated[str, typer.Option(help="The developer's person id (anyone).")],
+    actual: Annotated[str, typer.Option(help="The actual behaviour.")],
+    ideal: Annotated[str, typer.Option(help="The ideal (expected) behaviour.")],
+    tried: Annotated[str, typer.Option(help="What was tried on call.")],
+    runbook: Annotated[str | None, typer.Option(help="The runbook used, by its id.")] = None,
+    link: Annotated[list[str] | None, typer.Option(help="A link; repeat for more.")] = None,
+    person: As = None,
+    server: Server = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Hand the incident over to a developer with the handover template: it leaves the
+    on-call queue, the developer is told, and its Jira issue gets the text."""
+    with connect(server, database_url) as backend:
+        number = backend.handover(
+            incident_id,
+            {
+                "developer": developer,
+                "actual": actual,
+                "ideal": ideal,
+                "tried": tried,
+                "runbook": runbook,
+                "links": list(link or []),
+            },
+            person=person,
+        )
+    out.print(f"incident #{number} handed over to {developer}")

@@ -10,11 +10,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from onduty.cli.backend import (
+    Handover,
     IncidentDetailDoc,
     IncidentDoc,
     OverrideRow,
     Shift,
     Zones,
+    environment,
 )
 from onduty.cli.common import CliError, clock, database
 
@@ -142,11 +144,16 @@ class LocalBackend:
         return [_override(r) for r in pair]
 
     def incidents(
-        self, *, status: str | None, team: str | None, service: str | None
+        self,
+        *,
+        status: str | None,
+        team: str | None,
+        service: str | None,
+        stage: str | None = None,
     ) -> list[IncidentDoc]:
         from onduty.incidents.service import list_incidents
 
-        rows = list_incidents(self.session, status=status, team=team, service=service)
+        rows = list_incidents(self.session, status=status, team=team, service=service, stage=stage)
         return [_incident(r) for r in rows]
 
     def incident(self, incident_id: int) -> IncidentDetailDoc:
@@ -182,5 +189,22 @@ class LocalBackend:
             actor=person or CREATED_BY,
             channel="cli",
             now=clock().now(),
+        )
+        return row.number
+
+    def handover(self, incident_id: int, handover: Handover, *, person: str | None) -> int:
+        from onduty.incidents.service import handover as hand_over
+        from onduty.people.models import Person
+
+        if person is not None and self.session.get(Person, person) is None:
+            raise CliError(f"--as: no person with id {person!r}")
+        row = hand_over(
+            self.session,
+            incident_id=incident_id,
+            **handover,
+            actor=person or CREATED_BY,
+            channel="cli",
+            now=clock().now(),
+            base_url=environment("ONDUTY_BASE_URL") or "",
         )
         return row.number

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 from onduty.cli.backend import (
     AlertDoc,
     EventDoc,
+    Handover,
     IncidentDetailDoc,
     IncidentDoc,
     OverrideRow,
@@ -222,9 +223,15 @@ class HttpBackend:
         return [_override(d) for d in self._call("POST", "/swaps", json=body)]
 
     def incidents(
-        self, *, status: str | None, team: str | None, service: str | None
+        self,
+        *,
+        status: str | None,
+        team: str | None,
+        service: str | None,
+        stage: str | None = None,
     ) -> list[IncidentDoc]:
-        params = {k: v for k, v in (("status", status), ("team", team), ("service", service)) if v}
+        asked = (("status", status), ("team", team), ("service", service), ("stage", stage))
+        params = {k: v for k, v in asked if v}
         return [_incident(d) for d in self._call("GET", "/incidents", params=params)]
 
     def incident(self, incident_id: int) -> IncidentDetailDoc:
@@ -253,6 +260,12 @@ class HttpBackend:
         if person is not None:
             raise CliError("--as: with --server, the person acting is the token's")
         doc = self._call("POST", f"/incidents/{incident_id}/{action}")
+        return int(doc["number"])
+
+    def handover(self, incident_id: int, handover: Handover, *, person: str | None) -> int:
+        if person is not None:
+            raise CliError("--as: with --server, the person acting is the token's")
+        doc = self._call("POST", f"/incidents/{incident_id}/handover", json=dict(handover))
         return int(doc["number"])
 
     def check(self) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from onduty.config import Settings
+from onduty.incidents import jira_sync
 from onduty.incidents.models import Incident
 from onduty.incidents.timeline import timeline
 from onduty.notify import links, outbox, signing
@@ -100,8 +101,18 @@ def claim(
     for row in rows:
         page = row.priority == outbox.PAGE
         if row.target is not None:
+            payload = row.payload or {}
+            if row.target == jira_sync.TARGET:
+                verdict, value = jira_sync.ready(session, row, now)
+                if verdict == "wait":
+                    outbox.postpone(row, until=value)
+                    continue
+                if verdict == "skip":
+                    outbox.skip(row, reason=value)
+                    continue
+                payload = value
             outbox.hold(row, now=now, claimed_by=claimed_by)
-            call = Call(row.event, row.payload or {}, row.rule_key)
+            call = Call(row.event, payload, row.rule_key)
             out.append(Prepared(row.id, row.incident_id, row.target, page, claimed_by, call=call))
             continue
         person, method, incident, _service = loaded[row.id]
@@ -254,9 +265,12 @@ def send(
     # The send happens outside any transaction: a slow provider holds no lock.
     error: ChannelError | None = None
     receipt = None
+    max_attempts = outbox.MAX_ATTEMPTS
     try:
         if prepared.call is not None:
-            receipt = target_for(targets, prepared.via).send(prepared.call)
+            target = target_for(targets, prepared.via)
+            max_attempts = getattr(target, "max_attempts", max_attempts)
+            receipt = target.send(prepared.call)
         else:
             assert prepared.message is not None and prepared.address is not None
             channel = channel_for(channels, prepared.via)
@@ -279,13 +293,25 @@ def send(
                 **prepared.who(),
                 outbox=prepared.row_id,
             )
+            call, incident_id = prepared.call, prepared.incident_id
+            if call is not None and incident_id is not None and prepared.via == jira_sync.TARGET:
+                jira_sync.answered(
+                    session, incident_id, call.event, receipt.provider_id, receipt.detail, now
+                )
             return ob.SENT
         assert error is not None
         outcome, row = outbox.record_failure(
-            session, row_id=prepared.row_id, claimed_by=prepared.claimed_by, now=now, error=error
+            session,
+            row_id=prepared.row_id,
+            claimed_by=prepared.claimed_by,
+            now=now,
+            error=error,
+            max_attempts=max_attempts,
         )
         if outcome != ob.FAILED or row is None:
             return outcome
+        if prepared.via == jira_sync.TARGET and row.incident_id is not None:
+            jira_sync.gave_up(session, row.incident_id, row.event, now)
         _timeline(
             session,
             row.incident_id,

@@ -9,7 +9,7 @@ import collections
 import threading
 import uuid
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, cast
@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from onduty import intake
 from onduty.clock import Clock
 from onduty.config import Settings
+from onduty.errors import InvalidInput
+from onduty.incidents import jira_sync
 from onduty.incidents.ingest import IngestResult, ingest_many
 from onduty.services import service as services_service
 from onduty.services.models import IntakeRateWindow, Integration
@@ -39,15 +41,17 @@ class RateLimiter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._minute = -1
-        self._counts: dict[int, int] = {}
+        self._counts: dict[Hashable, int] = {}
         self._verdicts: weakref.WeakKeyDictionary[object, bool] = weakref.WeakKeyDictionary()
 
-    def allow(self, request: object, integration_id: int, limit: int, now: datetime) -> bool:
-        return self.allow_many([(request, integration_id, limit)], now)[0]
+    def allow(self, request: object, key: Hashable, limit: int, now: datetime) -> bool:
+        """One request's verdict; `key` is an integration id, or anything hashable counted in
+        this process only (the report form counts per client address)."""
+        return self.allow_many([(request, key, limit)], now)[0]
 
     def allow_many(
         self,
-        asks: Sequence[tuple[object, int, int]],
+        asks: Sequence[tuple[object, Hashable, int]],
         now: datetime,
         engine: Engine | None = None,
     ) -> list[bool]:
@@ -60,7 +64,9 @@ class RateLimiter:
             if engine is None or engine.dialect.name != "postgresql":
                 totals = self._count_here(wanted, minute)
             else:
-                totals = _count_in_database(engine, wanted, minute, new=minute != self._minute)
+                ids = cast(Mapping[int, int], wanted)  # integration ids, in the database
+                counted = _count_in_database(engine, ids, minute, new=minute != self._minute)
+                totals = {cast(Hashable, k): n for k, n in counted.items()}
                 self._minute = minute
             # Within a batch, requests are admitted in order up to what the limit leaves.
             used = {integration: totals[integration] - n for integration, n in wanted.items()}
@@ -69,7 +75,7 @@ class RateLimiter:
                 used[integration] += 1
             return [self._verdicts[request] for request, _, _ in asks]
 
-    def _count_here(self, wanted: Mapping[int, int], minute: int) -> dict[int, int]:
+    def _count_here(self, wanted: Mapping[Hashable, int], minute: int) -> dict[Hashable, int]:
         if minute != self._minute:
             self._minute, self._counts = minute, {}
         for integration, n in wanted.items():
@@ -124,7 +130,7 @@ class Refused:
     """Why a request stores nothing: its key is no integration's (or not of the right type),
     it is over the rate limit, its body is unreadable as a whole, or a field is wrong."""
 
-    reason: Literal["unknown_key", "rate_limited", "unreadable", "invalid"]
+    reason: Literal["unknown_key", "rate_limited", "unreadable", "invalid", "forged"]
     message: str
     field: str | None = None
 
@@ -168,6 +174,9 @@ class Admission:
         admitted: list[tuple[int, Integration, list[intake.Signal]]] = []
         for n, (inbound, integration) in enumerate(zip(batch, found, strict=True)):
             allowed = integration is not None and _fits(integration, inbound) and next(verdicts)
+            if allowed and integration is not None and integration.type == "jira":
+                outcomes[n] = self._jira(session, integration, inbound, now)
+                continue
             verdict = self._admit(integration, inbound, allowed)
             if isinstance(verdict, Refused):
                 outcomes[n] = verdict
@@ -179,6 +188,26 @@ class Admission:
         for (n, _, signals), result in zip(admitted, results, strict=True):
             outcomes[n] = Stored(signals, result)
         return [outcome for outcome in outcomes if outcome is not None]
+
+    def _jira(
+        self, session: Session, integration: Integration, inbound: Inbound, now: datetime
+    ) -> Outcome:
+        """A Jira webhook: its signature checked (when a secret is set) before anything is
+        stored, then applied to the incident of its issue (incidents/jira_sync.py)."""
+        try:
+            jira_sync.verify(inbound.body, inbound.headers, self.settings.jira_webhook_secret)
+        except jira_sync.Forged as exc:
+            return Refused("forged", str(exc), "X-Hub-Signature")
+        try:
+            data = jira_sync.parse(inbound.body)
+        except InvalidInput as exc:
+            reason: Literal["unreadable", "invalid"] = (
+                "unreadable" if exc.field is None else "invalid"
+            )
+            return Refused(reason, exc.message, exc.field)
+        got = jira_sync.receive(session, integration, data, inbound.headers, now)
+        result = IngestResult(created=got.created, updated=got.updated, resolved=got.resolved)
+        return Stored([], result)
 
     def _limit(self, integration: Integration) -> int:
         return integration.rate_limit or self.settings.integration_rate_limit

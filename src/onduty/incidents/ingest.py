@@ -4,6 +4,7 @@ a session and `now`, flush, and never commit: the caller owns the transaction.""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from onduty.incidents import priority as rules
 from onduty.incidents.models import (
     Alert,
     Incident,
+    ReportAttachment,
 )
 from onduty.incidents.service import acknowledge, get_incident, locked, resolve
 from onduty.incidents.timeline import event, timeline, write_events
@@ -360,6 +362,23 @@ def _settle(
 
 
 REPORT_FIELDS = ("steps", "actual", "expected", "environment", "reporter", "client", "links")
+# Receipt references: no 0/O or 1/I/L, so a reference read over the phone stays right.
+_REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def new_reference() -> str:
+    """A reference a reporter can quote, e.g. `R-7KX2-9QF4` (40 random bits)."""
+    chars = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+    return f"R-{chars[:4]}-{chars[4:]}"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A screenshot uploaded with a report, its type already checked by its bytes."""
+
+    filename: str
+    content_type: str
+    data: bytes
 
 
 def report(
@@ -374,8 +393,13 @@ def report(
     severity: str | None = None,
     client_tier: str | None = None,
     discipline: str | None = None,
+    attachments: Sequence[Attachment] = (),
+    ticketed: bool = True,
 ) -> Incident:
-    """A bug report by a person (team member, QA, client, support tool) with the bug template."""
+    """A bug report by a person (team member, QA, client, anonymous) or a support tool, with
+    the bug template: triaged by the criticality rules like an alert (its channel, client tier
+    and title are facts they match), paged like one, given a reference its reporter can
+    quote, and a Jira issue when the policy wants one (`ticketed=False`: it came from Jira)."""
     service = session.get(Service, service_id)
     if service is None:
         raise NotFound(f"no service with id {service_id!r}", "service")
@@ -397,10 +421,24 @@ def report(
         description=fields.get("actual"),
         report={k: fields.get(k) for k in REPORT_FIELDS},
         discipline=discipline,
+        reference=new_reference(),
     )
+    if not ticketed:
+        row["jira_state"] = None
     [incident_id] = insert_incidents(session, [row], events)
-    events.append(event(incident_id, now, "reported", actor, channel))
+    events.append(event(incident_id, now, "reported", actor, channel, reference=row["reference"]))
     write_events(session, events)
+    for a in attachments:
+        session.add(
+            ReportAttachment(
+                incident_id=incident_id,
+                filename=a.filename[:200],
+                content_type=a.content_type,
+                size=len(a.data),
+                data=a.data,
+                created_at=now,
+            )
+        )
     # `channel` is where the report came from (team, qa, client, ...), not how it reached us.
     audit.record(
         session,
@@ -416,4 +454,5 @@ def report(
             "source": channel,
         },
     )
+    session.flush()
     return get_incident(session, incident_id=incident_id)

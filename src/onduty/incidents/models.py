@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -69,7 +70,7 @@ class Incident(Base):
     source: Mapped[str] = mapped_column(String(32))  # integration type, or the report channel
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the bug template's fields
     stages: Mapped[dict[str, str]] = mapped_column(JSON)  # journey stage -> ISO instant reached
-    stage: Mapped[str] = mapped_column(String(32))
+    stage: Mapped[str] = mapped_column(String(32), index=True)
     backlog: Mapped[bool] = mapped_column(Boolean, default=False)
     page_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     generation: Mapped[int] = mapped_column(Integer, default=1)
@@ -78,6 +79,53 @@ class Incident(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(100))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(100))
+    # What a reporter quotes (random: says nothing about how many incidents there are).
+    reference: Mapped[str | None] = mapped_column(String(24), unique=True, index=True)
+    # The Jira issue: asked for (queued), made (created) or given up on (failed).
+    jira_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    jira_url: Mapped[str | None] = mapped_column(String(500))
+    jira_state: Mapped[str | None] = mapped_column(String(16))
+    jira_status: Mapped[str | None] = mapped_column(String(100))  # as Jira last told us
+    # The handover to a developer: developer, actual, ideal, tried, runbook, links, by, at.
+    handover: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class PolicySetting(Base):
+    """A whole-organisation section of the policy file kept as the file says it (`jira`,
+    `templates`), read by the services that use it."""
+
+    __tablename__ = "policy_setting"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+
+
+class WebhookDelivery(Base):
+    """An inbound webhook delivery already stored, by the sender's own delivery id (Jira's
+    `X-Atlassian-Webhook-Identifier` is the same on every retry of one delivery)."""
+
+    __tablename__ = "webhook_delivery"
+
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReportAttachment(Base):
+    """A screenshot uploaded with a report: an image whose type was checked by its bytes,
+    served only to signed-in people."""
+
+    __tablename__ = "report_attachment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Alert(Base):

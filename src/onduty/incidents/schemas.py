@@ -33,6 +33,20 @@ class IncidentCreate(BaseModel):
     )
 
 
+class HandoverIn(BaseModel):
+    """A handover to a developer (SPEC §6.4): who, actual vs ideal behaviour, what was tried,
+    the runbook used and links."""
+
+    developer: Name
+    actual: Text = Field(min_length=1, max_length=20000)
+    ideal: Text = Field(min_length=1, max_length=20000)
+    tried: Text = Field(min_length=1, max_length=20000)
+    runbook: Name | None = None
+    links: list[Annotated[Text, StringConstraints(max_length=2000)]] = Field(
+        default_factory=list, max_length=50
+    )
+
+
 class IncidentUpdate(BaseModel):
     priority: Literal["P1", "P2", "P3", "P4"] | None = None
     discipline: Name | None = None
@@ -100,6 +114,11 @@ class IncidentOut(BaseModel):
     resolved_by: str | None
     seconds_to_acknowledge: int | None
     report: dict[str, Any] | None
+    reference: str | None = None
+    jira_key: str | None = None
+    jira_url: str | None = None
+    jira_status: str | None = None
+    handover: dict[str, Any] | None = None
 
 
 class IncidentDetail(IncidentOut):

@@ -4,7 +4,8 @@ caller owns the transaction."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
@@ -14,6 +15,7 @@ from onduty.audit import service as audit
 from onduty.db import dialect, wake
 from onduty.errors import InvalidInput, InvalidTransition, NotFound
 from onduty.escalation import service as escalation_service
+from onduty.incidents import jira
 from onduty.incidents.models import (
     Alert,
     Incident,
@@ -21,7 +23,9 @@ from onduty.incidents.models import (
 )
 from onduty.incidents.timeline import timeline
 from onduty.incidents.triage import Triage
+from onduty.notify import outbox
 from onduty.people.models import Person
+from onduty.services.models import Service
 
 STAGES = (
     "reported",
@@ -74,11 +78,13 @@ def _audit(
 
 
 def record_stage(incident: Incident, stage: str, now: datetime) -> None:
-    """Record that `incident` reached journey `stage` (the first time counts) and is now there."""
+    """Record that `incident` reached journey `stage` (the first time counts). Its current
+    stage is the furthest one reached in the journey's order: a Jira issue made after the
+    acknowledgement (the outbox is asynchronous) does not move it back to `ticketed`."""
     stages = dict(incident.stages or {})
     stages.setdefault(stage, now.isoformat())
     incident.stages = stages
-    incident.stage = stage
+    incident.stage = max(stages, key=lambda s: STAGES.index(s) if s in STAGES else -1)
 
 
 def acknowledge(
@@ -119,6 +125,14 @@ def acknowledge(
         seconds_to_acknowledge=int((now - incident.created_at).total_seconds()),
         cancelled=cancelled,
     )
+    jira.queue_update(
+        session,
+        incident,
+        stage="acknowledged",
+        comment=f"Incident #{incident.number} acknowledged by {actor} at {now:%Y-%m-%d %H:%M} UTC.",
+        now=now,
+        channel=channel,
+    )
     if audited:
         status = {"status": [was, incident.status]}
         _audit(session, incident, "acknowledge", status, actor=actor, now=now)
@@ -142,7 +156,9 @@ def resolve(
     was = incident.status
     incident.status, incident.resolved_at, incident.resolved_by = "resolved", now, actor
     incident.generation += 1
-    record_stage(incident, "resolved_on_call", now)
+    # After a handover the fix is the developer's; before it, on-call's.
+    developer = "handed_over" in (incident.stages or {})
+    record_stage(incident, "resolved_by_developer" if developer else "resolved_on_call", now)
     session.execute(
         update(Alert)
         .where(Alert.incident_id == incident.id, Alert.open_key.is_not(None))
@@ -157,6 +173,14 @@ def resolve(
         actor=actor,
         channel=channel,
         cancelled=cancelled,
+    )
+    jira.queue_update(
+        session,
+        incident,
+        stage="resolved",
+        comment=f"Incident #{incident.number} resolved by {actor} at {now:%Y-%m-%d %H:%M} UTC.",
+        now=now,
+        channel=channel,
     )
     if audited:
         status = {"status": [was, incident.status]}
@@ -181,6 +205,14 @@ def reopen(
     incident.page_due_at = now
     incident.backlog = False
     timeline(session, incident, now=now, kind="reopened", actor=actor, channel=channel)
+    jira.queue_update(
+        session,
+        incident,
+        stage="reopened",
+        comment=f"Incident #{incident.number} reopened by {actor} at {now:%Y-%m-%d %H:%M} UTC.",
+        now=now,
+        channel=channel,
+    )
     status = {"status": [was, incident.status]}
     _audit(session, incident, "reopen", status, actor=actor, now=now)
     session.flush()
@@ -278,6 +310,171 @@ def update_incident(
     return incident
 
 
+def with_developer(incident: Incident) -> bool:
+    """Handed over to a developer and not escalated since: out of the on-call queue."""
+    return incident.stage == "handed_over" and incident.status == "acknowledged"
+
+
+def handover(
+    session: Session,
+    *,
+    incident_id: int,
+    developer: str,
+    actual: str,
+    ideal: str,
+    tried: str,
+    actor: str,
+    channel: str,
+    now: datetime,
+    runbook: str | None = None,
+    links: Sequence[str] = (),
+    base_url: str = "",
+) -> Incident:
+    """Hand the incident to a developer (any person, on call or not) with the handover
+    template: actual vs ideal behaviour, what was tried, the runbook used, links. It leaves the
+    on-call queue (acknowledged, assigned to the developer, stage `handed_over`) but stays
+    open and visible; escalating it still reaches L1–L3. The developer is told through their
+    notification rules (a notice; a page only when its priority pages at any hour) and the
+    Jira issue gets the text and the `handed_over` transition.
+
+    Raises:
+        InvalidTransition: the incident is resolved.
+        NotFound: no such developer.
+        InvalidInput: actual, ideal or tried is empty.
+    """
+    incident = locked(session, incident_id)
+    if incident.status == "resolved":
+        raise InvalidTransition(
+            f"incident #{incident.number} is resolved: reopen it to hand it over", "status"
+        )
+    person = session.get(Person, developer)
+    if person is None:
+        raise NotFound(f"no person with id {developer!r}", "developer")
+    for name, value in (("actual", actual), ("ideal", ideal), ("tried", tried)):
+        if not value.strip():
+            raise InvalidInput(f"{name} must not be empty", name)
+    bad = [link for link in links if not link.startswith(("https://", "http://"))]
+    if bad:
+        raise InvalidInput(f"links must be http(s) URLs: {bad[0][:80]}", "links")
+    if incident.status == "triggered":
+        acknowledge(
+            session, incident_id=incident.id, actor=actor, channel=channel, now=now, audited=False
+        )
+    was = incident.assignee_id
+    incident.assignee_id = person.id
+    incident.handover = {
+        "developer": person.id,
+        "actual": actual,
+        "ideal": ideal,
+        "tried": tried,
+        "runbook": runbook or None,
+        "links": list(links),
+        "by": actor,
+        "at": now.isoformat(),
+    }
+    record_stage(incident, "handed_over", now)
+    text = handover_text(session, incident, person, actor, base_url)
+    timeline(
+        session,
+        incident,
+        now=now,
+        kind="handed_over",
+        actor=actor,
+        channel=channel,
+        developer=person.id,
+        runbook=runbook or None,
+    )
+    jira.queue_update(session, incident, stage="handed_over", comment=text, now=now)
+    reached = _tell_developer(session, incident, person, text, now)
+    if not reached:
+        timeline(
+            session,
+            incident,
+            now=now,
+            kind="notify.unreachable",
+            actor="engine",
+            channel="notify",
+            person=person.id,
+        )
+    changes = {"assignee": [was, person.id], "stage": ["", "handed_over"]}
+    _audit(session, incident, "handover", changes, actor=actor, now=now)
+    session.flush()
+    return incident
+
+
+def handover_text(
+    session: Session, incident: Incident, developer: Person, actor: str, base_url: str
+) -> str:
+    """The `developer_handover` template (the policy's, else the default) for the incident's
+    handover. A policy template that fails at run time falls back to the default: lint
+    catches such templates, and a handover must not fail for its wording."""
+    given = incident.handover or {}
+    by = session.get(Person, actor)
+    service = session.get(Service, incident.service_id)
+    context = {
+        "incident": {
+            "number": incident.number,
+            "title": incident.title,
+            "priority": incident.priority,
+            "service": service.name if service else incident.service_id,
+            "url": f"{base_url.rstrip('/')}/incidents/{incident.id}",
+            "jira_key": incident.jira_key or "",
+            "jira_url": incident.jira_url or "",
+        },
+        "developer": developer.name,
+        "handed_by": by.name if by is not None else actor,
+        "actual": given.get("actual", ""),
+        "ideal": given.get("ideal", ""),
+        "tried": given.get("tried", ""),
+        "runbook": given.get("runbook") or "",
+        "links": given.get("links") or [],
+    }
+    from onduty.notify import templates  # Jinja2: not for the command line's short commands
+
+    overrides = jira.section(session, "templates") or {}
+    try:
+        return templates.render("developer_handover", overrides, **context)
+    except templates.TemplateProblem:
+        return templates.render("developer_handover", {}, **context)
+
+
+NOTICE_TYPES = ("email", "slack", "webhook")
+
+
+def _tell_developer(
+    session: Session, incident: Incident, person: Person, text: str, now: datetime
+) -> bool:
+    """Queue the handover to the developer: like a page, by all their rules with their delays,
+    when the incident's priority pages at any hour; otherwise a notice by their first rule
+    that is e-mail, Slack or a webhook (never a call or an SMS at night for a P3). Whether
+    anything was queued."""
+    pages = incident.priority not in Triage.of(session).working_hours_only
+    rules = [(r.after_s, r.contact_method) for r in person.notification_rules]
+    if not rules:
+        rules = [(0, c) for c in person.contact_methods]
+    if not pages:
+        notice = [(0, c) for _after, c in rules if c.type in NOTICE_TYPES][:1]
+        if not notice:
+            notice = [(0, c) for c in person.contact_methods if c.type in NOTICE_TYPES][:1]
+        rules = notice
+    items = [
+        outbox.OutboxItem(
+            key=f"handover:{incident.id}:{person.id}:cm{method.id}:{now.isoformat()}",
+            event="incident.handed_over",
+            due_at=now + timedelta(seconds=after),
+            person_id=person.id,
+            contact_method_id=method.id,
+            channel=method.type,
+            priority=outbox.PAGE if pages else outbox.NOTICE,
+            incident_id=incident.id,
+            text=text,
+        )
+        for after, method in rules
+    ]
+    outbox.enqueue_many(session, items, now=now)
+    return bool(items)
+
+
 def list_incidents(
     session: Session,
     *,
@@ -285,9 +482,12 @@ def list_incidents(
     team: str | None = None,
     service: str | None = None,
     backlog: bool | None = None,
+    stage: str | None = None,
     limit: int = 200,
 ) -> list[Incident]:
     query = select(Incident).order_by(Incident.id.desc()).limit(limit)
+    if stage:
+        query = query.where(Incident.stage == stage)
     if status:
         query = query.where(Incident.status == status)
     if team:

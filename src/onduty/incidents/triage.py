@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from onduty import localtime
 from onduty.db import wake
 from onduty.db.config_version import configured
+from onduty.incidents import jira
 from onduty.incidents import priority as rules
 from onduty.incidents.models import (
     Counter,
@@ -135,8 +136,10 @@ def incident_row(
     description: str | None = None,
     report: dict[str, Any] | None = None,
     discipline: str | None = None,
+    reference: str | None = None,
 ) -> dict[str, Any]:
-    """A triggered incident, triaged, ready for `insert_incidents`."""
+    """A triggered incident, triaged, ready for `insert_incidents`; its Jira issue is asked
+    for when the policy's `jira` wants one for its team and priority."""
     triage = Triage.of(session)
     priority, matched = triage.priority(facts)
     backlog, due = triage.paging(priority, now)
@@ -158,6 +161,8 @@ def incident_row(
         "page_due_at": due,
         "generation": 1,
         "created_at": now,
+        "reference": reference,
+        "jira_state": "queued" if jira.wanted(session, service.team_id, priority) else None,
     }
 
 
@@ -165,7 +170,7 @@ def insert_incidents(
     session: Session, rows: list[dict[str, Any]], events: list[dict[str, Any]]
 ) -> list[int]:
     """Number and insert incidents, in one statement; their ids, in order. Their first timeline
-    events are appended to `events` for the caller to write."""
+    events are appended to `events` for the caller to write; their Jira issues are queued."""
     for number, row in zip(_take_numbers(session, len(rows)), rows, strict=True):
         row["number"] = number
     ids = [int(i) for i in session.connection().execute(_INSERT_INCIDENTS, rows).scalars()]
@@ -184,4 +189,6 @@ def insert_incidents(
                 page_due_at=row["page_due_at"].isoformat(),
             )
         )
+    if rows:
+        jira.queue_creates(session, list(zip(ids, rows, strict=True)), rows[0]["created_at"])
     return ids

@@ -33,7 +33,16 @@ PAGE, NOTICE, BULK = 0, 1, 2
 PRIORITIES = (PAGE, NOTICE, BULK)
 PAGE_EVENTS = ("incident.triggered", "incident.escalated")
 MAX_ATTEMPTS = 3
-BACKOFF = (timedelta(seconds=10), timedelta(seconds=30), timedelta(seconds=90))
+# After the third attempt (targets that allow more, such as Jira) the waits keep growing.
+BACKOFF = (
+    timedelta(seconds=10),
+    timedelta(seconds=30),
+    timedelta(seconds=90),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(minutes=30),
+    timedelta(hours=1),
+)
 # How long a claim may stay `sending` when its holder is not known to be dead: longer than any
 # adapter's timeout, so the last safety net for a holder that stopped mid-send unnoticed.
 SEND_DEADLINE = timedelta(seconds=60)
@@ -232,7 +241,13 @@ def record_sent(session: Session, *, row_id: int, now: datetime, provider_id: st
 
 
 def record_failure(
-    session: Session, *, row_id: int, claimed_by: str, now: datetime, error: ChannelError
+    session: Session,
+    *,
+    row_id: int,
+    claimed_by: str,
+    now: datetime,
+    error: ChannelError,
+    max_attempts: int = MAX_ATTEMPTS,
 ) -> tuple[str, OutboxMessage | None]:
     """A send failed: retry later (a transient error, attempts left; at least the provider's
     `retry_after`) or fail the row. Applies only while `claimed_by` still holds the claim: if it
@@ -246,8 +261,8 @@ def record_failure(
     row.last_error = str(error)
     from onduty.notify.channels.base import RetryableError
 
-    if isinstance(error, RetryableError) and row.attempts < MAX_ATTEMPTS:
-        wait = BACKOFF[row.attempts - 1]
+    if isinstance(error, RetryableError) and row.attempts < max_attempts:
+        wait = BACKOFF[min(row.attempts, len(BACKOFF)) - 1]
         if error.retry_after:
             wait = max(wait, timedelta(seconds=error.retry_after))
         row.status, row.deadline, row.claimed_by, row.due_at = PENDING, None, None, now + wait

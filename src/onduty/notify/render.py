@@ -21,6 +21,7 @@ EVENT_LABELS: Final[Mapping[str, str]] = {
     "incident.escalated": "escalated",
     "incident.acknowledged": "acknowledged",
     "incident.resolved": "resolved",
+    "incident.handed_over": "handed over to you",
     "oncall.shift_started": "on-call shift started",
     "test": "test",
 }
@@ -36,6 +37,7 @@ _SLACK_EMOJI: Final[Mapping[str, str]] = {
     "incident.escalated": ":rotating_light:",
     "incident.acknowledged": ":eyes:",
     "incident.resolved": ":white_check_mark:",
+    "incident.handed_over": ":wrench:",
     "oncall.shift_started": ":calendar:",
     "test": ":wave:",
 }

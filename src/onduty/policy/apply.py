@@ -112,6 +112,20 @@ def apply_policy(
             f"changed criticality rules ({count} rules)", "criticality_rules", "all", "change"
         )
 
+    for key in sorted(set(want.sections) | set(have.sections)):
+        if want.sections.get(key) == have.sections.get(key):
+            continue
+        row = session.get(m.PolicySetting, key)
+        if key not in want.sections:
+            session.delete(row)
+            changes.add(f"removed {key}", "policy_setting", key, "remove")
+        elif row is None:
+            session.add(m.PolicySetting(key=key, value=want.sections[key]))
+            changes.add(f"created {key}", "policy_setting", key, "create")
+        else:
+            row.value = want.sections[key]
+            changes.add(f"changed {key}", "policy_setting", key, "change")
+
     _sync_windows(session, want, have, changes)
     session.flush()
     audit.record_all(session, changes.records)

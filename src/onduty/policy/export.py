@@ -67,7 +67,9 @@ def _service(ident: str, rec: Record, with_keys: bool) -> dict[str, Any]:
         g: dict[str, Any] = {"id": name, "type": type_}
         if with_keys:
             g["key"] = key
-        if mapping is not None:
+        if mapping is not None and type_ == "jira":
+            g["label"] = mapping["label"]
+        elif mapping is not None:
             g["mapping"] = mapping
         if rate_limit is not None:
             g["rate_limit"] = rate_limit
@@ -161,6 +163,9 @@ def export_policy(session: Session, *, with_keys: bool = False) -> dict[str, Any
             for r in state.criticality_rules
         ],
     }
+    for key in ("templates", "jira"):
+        if key in state.sections:
+            doc[key] = state.sections[key]
     return doc
 
 

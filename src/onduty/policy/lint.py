@@ -43,6 +43,7 @@ def lint(policy: PolicyFile, lines: Lines, *, now: datetime) -> list[Problem]:
     _notification_delays(policy, report)
     _criticality(policy, report)
     _templates(policy, report)
+    _jira(policy, report)
     coverage.check(policy, report.error, report.warning, report.notice, now=now)
     return sorted(report.problems, key=lambda p: (p.line, p.message))
 
@@ -55,6 +56,34 @@ def _templates(policy: PolicyFile, report: _Report) -> None:
                 ("templates", key),
                 f"template {key!r}, its line {problem.line}: {problem.message}",
             )
+
+
+def _jira(policy: PolicyFile, report: _Report) -> None:
+    """What can be told about `jira` without asking Jira: transitions named for a stage onduty
+    never moves Jira on (a typo would leave the issue behind silently), projects of unknown
+    teams, and teams with services but no project (their incidents get no issue). Whether Jira
+    offers a transition name is known only when it is used: a clear error on the timeline."""
+    if policy.jira is None:
+        return
+    from onduty.incidents.jira import TRANSITION_STAGES
+
+    for stage in policy.jira.transitions:
+        if stage not in TRANSITION_STAGES:
+            report.warning(
+                ("jira", "transitions", stage),
+                f"jira.transitions: {stage!r} is not a stage onduty moves Jira issues on "
+                f"({', '.join(TRANSITION_STAGES)}); this transition is never made",
+            )
+    teams = {t.id for t in policy.teams}
+    for team in policy.jira.projects:
+        if team not in teams:
+            report.warning(("jira", "projects", team), f"jira.projects: {team!r} is not a team")
+    served = {s.team for s in policy.services}
+    for team in sorted(served - set(policy.jira.projects)):
+        report.notice(
+            ("jira", "projects"),
+            f"jira.projects has no project for team {team!r}: its incidents get no Jira issue",
+        )
 
 
 def _dupes(items: Iterable[tuple[str, PathT]], what: str, report: _Report) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from onduty import models as m
@@ -28,6 +28,15 @@ class State:
     criticality_rules: list[Record] = field(default_factory=list)
     overrides: set[tuple[Any, ...]] = field(default_factory=set)
     time_off: set[tuple[Any, ...]] = field(default_factory=set)
+    # Whole-organisation sections kept as the file says them (`jira`, `templates`).
+    sections: dict[str, Any] = field(default_factory=dict)
+
+
+def _integration_config(g: Any) -> Any:
+    """What an integration keeps beside its type: a generic one's mapping, a jira one's label."""
+    if g.type == "jira":
+        return {"label": g.label} if g.label else None
+    return g.mapping
 
 
 def _seconds(value: Any) -> int | None:
@@ -93,7 +102,7 @@ def from_policy(policy: PolicyFile) -> State:
             "discipline": s.discipline,
             "escalation_policy": s.escalation_policy,
             "integrations": [
-                [g.id, g.type, g.key, g.mapping, g.rate_limit, g.auto_resolve]
+                [g.id, g.type, g.key, _integration_config(g), g.rate_limit, g.auto_resolve]
                 for g in s.integrations
             ],
         }
@@ -128,6 +137,10 @@ def from_policy(policy: PolicyFile) -> State:
         state.time_off.add(
             (t_off.person, to_utc(t_off.start, zone), to_utc(t_off.end, zone), t_off.reason)
         )
+    if policy.jira is not None:
+        state.sections["jira"] = policy.jira.model_dump(mode="json")
+    if policy.templates:
+        state.sections["templates"] = dict(policy.templates)
     return state
 
 
@@ -233,4 +246,9 @@ def from_database(session: Session, *, managed_only: bool) -> State:
     ):
         if wanted(t_off):
             state.time_off.add((t_off.person_id, t_off.start, t_off.end, t_off.reason))
+    # A database not yet migrated past 0009 (the migration tests apply a file at each older
+    # revision) has no sections to read.
+    if inspect(session.connection()).has_table("policy_setting"):
+        for row in session.scalars(select(m.PolicySetting)):
+            state.sections[row.key] = row.value
     return state

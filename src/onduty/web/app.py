@@ -19,7 +19,7 @@ from onduty.web import errors
 from onduty.web.api import actions, admin, docs, health, incidents, intake, metrics, schedules
 from onduty.web.limits import RequestLimits
 from onduty.web.security import SecurityMiddleware
-from onduty.web.ui import access, common, pages, people
+from onduty.web.ui import access, common, pages, people, report
 from onduty.web.ui import incidents as incident_pages
 
 HERE = Path(__file__).parent
@@ -63,6 +63,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(incident_pages.router)
     app.include_router(people.router)
+    app.include_router(report.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityMiddleware, base_url=settings.base_url)
     return app

@@ -12,6 +12,7 @@ EVENTS: Final = (
     "incident.escalated",
     "incident.acknowledged",
     "incident.resolved",
+    "incident.handed_over",
     "oncall.shift_started",
     "test",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from onduty.notify.targets.base import Call, Target
 from onduty.notify.targets.http import HttpTarget
+from onduty.notify.targets.jira import JiraTarget
 from onduty.notify.targets.registry import build_targets, target_for
 
-__all__ = ["Call", "HttpTarget", "Target", "build_targets", "target_for"]
+__all__ = ["Call", "HttpTarget", "JiraTarget", "Target", "build_targets", "target_for"]

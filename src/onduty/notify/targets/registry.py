@@ -8,16 +8,25 @@ from onduty.config import Settings
 from onduty.notify.channels.base import PermanentError
 from onduty.notify.targets.base import Target
 from onduty.notify.targets.http import HttpTarget
+from onduty.notify.targets.jira import JiraTarget
 
 
 def build_targets(settings: Settings) -> dict[str, Target]:
     """Return the configured targets keyed by name. `http` needs `http_target_secret` (unsigned
-    calls would let anyone forge them); a target left out is "not configured", which
-    `target_for` turns into a `PermanentError`."""
+    calls would let anyone forge them), `jira` its base URL, e-mail and API token; a target
+    left out is "not configured", which `target_for` turns into a `PermanentError`."""
     targets: dict[str, Target] = {}
     if settings.http_target_secret:
         targets["http"] = HttpTarget(
             secret=settings.http_target_secret, timeout_s=settings.webhook_timeout_s
+        )
+    if settings.jira_base_url and settings.jira_email and settings.jira_api_token:
+        targets["jira"] = JiraTarget(
+            base_url=settings.jira_base_url,
+            email=settings.jira_email,
+            api_token=settings.jira_api_token,
+            onduty_url=settings.base_url,
+            timeout_s=settings.webhook_timeout_s,
         )
     return targets
 

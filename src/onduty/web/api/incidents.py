@@ -3,6 +3,8 @@ acknowledge, resolve, escalate, reopen, update; and the P3/P4 backlog."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +15,7 @@ from onduty.incidents import service as incidents_service
 from onduty.incidents.models import Incident
 from onduty.incidents.schemas import (
     AlertOut,
+    HandoverIn,
     IncidentCreate,
     IncidentDetail,
     IncidentOut,
@@ -63,6 +66,11 @@ def out(incident: Incident) -> IncidentOut:
         resolved_by=incident.resolved_by,
         seconds_to_acknowledge=ack,
         report=incident.report,
+        reference=incident.reference,
+        jira_key=incident.jira_key,
+        jira_url=incident.jira_url,
+        jira_status=incident.jira_status,
+        handover=incident.handover,
     )
 
 
@@ -111,18 +119,32 @@ def detail(session: Session, incident: Incident) -> IncidentDetail:
     )
 
 
+Stage = Literal[
+    "reported",
+    "ticketed",
+    "acknowledged",
+    "resolved_on_call",
+    "handed_over",
+    "resolved_by_developer",
+    "postmortem",
+    "runbook_updated",
+]
+
+
 @router.get("/incidents", response_model=list[IncidentOut])
 def list_incidents(
     status: str | None = None,
     team: str | None = None,
     service: str | None = None,
+    stage: Stage | None = None,
     session: Session = Depends(get_session),
     _caller: Caller = Depends(require("viewer")),
 ) -> list[IncidentOut]:
+    """Incidents, newest first; `stage` is the journey stage an incident is at now."""
     return [
         out(i)
         for i in incidents_service.list_incidents(
-            session, status=status, team=team, service=service
+            session, status=status, team=team, service=service, stage=stage
         )
     ]
 
@@ -210,6 +232,36 @@ for _name in incidents_service.ACTIONS:
         response_model=IncidentDetail,
         name=_name,
     )
+
+
+@router.post("/incidents/{incident_id}/handover", response_model=IncidentDetail)
+def handover(
+    incident_id: Id,
+    body: HandoverIn,
+    request: Request,
+    session: Session = Depends(get_session),
+    caller: Caller = Depends(require("responder")),
+) -> IncidentDetail:
+    """Hand the incident over to a developer (any person) with the handover template; it
+    leaves the on-call queue, stays visible, and can still be escalated."""
+    incident = incidents_service.handover(
+        session,
+        incident_id=incident_id,
+        developer=body.developer,
+        actual=body.actual,
+        ideal=body.ideal,
+        tried=body.tried,
+        runbook=body.runbook,
+        links=body.links,
+        actor=actor(caller),
+        channel="api",
+        now=request.app.state.clock.now(),
+        base_url=request.app.state.settings.base_url,
+    )
+    result = detail(session, incident)
+    session.commit()
+    wake_engine(request)
+    return result
 
 
 @router.patch("/incidents/{incident_id}", response_model=IncidentDetail)

@@ -20,7 +20,13 @@ THROTTLED = {
     "status": "throttle event",
     "message": "Requests for this service are arriving too quickly. Please retry later.",
 }
-STATUS = {"unknown_key": 404, "rate_limited": 429, "unreadable": 400, "invalid": 422}
+STATUS = {
+    "unknown_key": 404,
+    "rate_limited": 429,
+    "unreadable": 400,
+    "invalid": 422,
+    "forged": 401,
+}
 
 
 def _error(
@@ -46,7 +52,8 @@ async def _submit(request: Request, inbound: Inbound) -> Outcome:
 
 @router.post("/integrations/{key}", status_code=202, response_model=None)
 async def receive(key: str, request: Request) -> JSONResponse:
-    """Alerts from Alertmanager, Google Cloud Monitoring, Grafana or a generic JSON sender.
+    """Alerts from Alertmanager, Google Cloud Monitoring, Grafana or a generic JSON sender,
+    and Jira's webhooks for a `jira` integration (401 when its signature does not match).
 
     400 when the body as a whole is unreadable (not JSON, not an object), 422 when a field is
     wrong; `field` says which. A sender's test notification is accepted and stores nothing.

@@ -61,6 +61,8 @@ def _rows(session: Session, incidents: list[m.Incident], now: datetime) -> list[
                 "title": i.title,
                 "priority": i.priority,
                 "status": i.status,
+                "stage": i.stage,
+                "jira_key": i.jira_key,
                 "service": services.get(i.service_id, i.service_id),
                 "team": i.team_id,
                 "age": age(now, i.created_at),
@@ -73,14 +75,22 @@ def _rows(session: Session, incidents: list[m.Incident], now: datetime) -> list[
 
 
 def open_incidents(session: Session, now: datetime) -> list[dict[str, Any]]:
-    """Triggered and acknowledged incidents, grouped by priority: triggered first, then oldest."""
+    """Triggered and acknowledged incidents, grouped by priority: triggered first, then oldest.
+    Those handed over to a developer have left the on-call queue: they come last, in a group
+    of their own (escalating one for help puts it back in the queue)."""
     found = incidents_service.list_incidents(
         session, status="triggered"
     ) + incidents_service.list_incidents(session, status="acknowledged")
     found.sort(key=lambda i: (i.priority, i.status != "triggered", i.created_at))
     groups: dict[str, list[dict[str, Any]]] = {}
-    for row in _rows(session, found, now):
+    handed: list[m.Incident] = []
+    queue: list[m.Incident] = []
+    for i in found:
+        (handed if incidents_service.with_developer(i) else queue).append(i)
+    for row in _rows(session, queue, now):
         groups.setdefault(row["priority"], []).append(row)
+    if handed:
+        groups["Handed over to developers"] = _rows(session, handed, now)
     return [{"priority": p, "rows": rows} for p, rows in groups.items()]
 
 
@@ -113,12 +123,17 @@ def incidents_page(
     team: str = "",
     service: str = "",
     priority: str = "",
+    stage: str = "",
     session: Session = Depends(get_session),
     viewer: Viewer = Depends(page_role("viewer")),
 ) -> HTMLResponse:
     now = request.app.state.clock.now()
     found = incidents_service.list_incidents(
-        session, status=status or None, team=team or None, service=service or None
+        session,
+        status=status or None,
+        team=team or None,
+        service=service or None,
+        stage=stage if stage in incidents_service.STAGES else None,
     )
     if priority:
         found = [i for i in found if i.priority == priority]
@@ -128,8 +143,15 @@ def incidents_page(
         viewer,
         groups=[{"priority": None, "rows": _rows(session, found, now)}] if found else [],
         caption=f"{len(found)} incident{'s' if len(found) != 1 else ''}",
-        filters={"status": status, "team": team, "service": service, "priority": priority},
+        filters={
+            "status": status,
+            "team": team,
+            "service": service,
+            "priority": priority,
+            "stage": stage,
+        },
         statuses=STATUSES,
+        stages=incidents_service.STAGES,
         priorities=PRIORITIES,
         teams=session.scalars(select(m.Team).order_by(m.Team.name)).all(),
         services=session.scalars(select(m.Service).order_by(m.Service.name)).all(),
@@ -183,9 +205,55 @@ def _describe(kind: str, data: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def journey(incident: m.Incident, zone: str) -> list[dict[str, str]]:
+    """The stages reached, in the order they were reached, each with its local time and the
+    time since the stage before it."""
+    reached = sorted(
+        (
+            (datetime.fromisoformat(at), incidents_service.STAGES.index(stage), stage)
+            for stage, at in (incident.stages or {}).items()
+            if stage in incidents_service.STAGES
+        ),
+    )
+    out, before = [], None
+    for at, _order, stage in reached:
+        out.append(
+            {
+                "stage": stage,
+                "at": when(at, zone, seconds=True),
+                "iso": at.isoformat(),
+                "since": "" if before is None else age(at, before),
+            }
+        )
+        before = at
+    return out
+
+
+def _jira(session: Session, incident: m.Incident) -> dict[str, Any] | None:
+    if incident.jira_state is None and incident.jira_key is None:
+        return None
+    last = session.scalars(
+        select(ob.OutboxMessage)
+        .where(ob.OutboxMessage.incident_id == incident.id, ob.OutboxMessage.target == "jira")
+        .order_by(ob.OutboxMessage.id.desc())
+    ).first()
+    return {
+        "key": incident.jira_key,
+        "url": incident.jira_url if (incident.jira_url or "").startswith("http") else None,
+        "state": incident.jira_state,
+        "status": incident.jira_status,
+        "last_error": last.last_error if last is not None and last.status != ob.SENT else None,
+    }
+
+
 def _incident_context(session: Session, incident_id: int, now: datetime) -> dict[str, Any]:
     incident = incidents_service.get_incident(session, incident_id=incident_id)
     zone = team_zones(session).get(incident.team_id) or org_zone(session)
+    attachments = session.execute(
+        select(m.ReportAttachment.id, m.ReportAttachment.filename, m.ReportAttachment.size)
+        .where(m.ReportAttachment.incident_id == incident.id)
+        .order_by(m.ReportAttachment.id)
+    ).all()
     service = session.get(m.Service, incident.service_id)
     timeline = [
         {
@@ -245,9 +313,46 @@ def _incident_context(session: Session, incident_id: int, now: datetime) -> dict
         "alerts": alerts,
         "notifications": notifications,
         "actions": ALLOWED.get(incident.status, ()),
+        "journey": journey(incident, zone),
+        "jira": _jira(session, incident),
+        "attachments": attachments,
+        "report": _report_rows(incident.report),
+        "handover": incident.handover,
+        "handed_over": when(
+            datetime.fromisoformat(incident.handover["at"]) if incident.handover else None,
+            zone,
+            seconds=True,
+        ),
         "priorities": PRIORITIES,
         "people": session.scalars(select(m.Person).order_by(m.Person.name)).all(),
     }
+
+
+REPORT_LABELS = {
+    "actual": "What happened",
+    "expected": "What should happen",
+    "steps": "Steps",
+    "environment": "Environment",
+    "reporter": "Reporter",
+    "client": "Client",
+    "links": "Links",
+}
+
+
+def _report_rows(report: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The bug template's fields as the page shows them: text (escaped by the template) and,
+    for links, only http(s) URLs as anchors."""
+    rows = []
+    for key, label in REPORT_LABELS.items():
+        value = (report or {}).get(key)
+        if not value:
+            continue
+        if isinstance(value, list):
+            links = [(str(v), str(v).startswith(("https://", "http://"))) for v in value]
+            rows.append({"label": label, "links": links})
+        else:
+            rows.append({"label": label, "text": str(value)})
+    return rows
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
@@ -277,6 +382,28 @@ async def _change(
         if name in incidents_service.ACTIONS:
             incidents_service.ACTIONS[name](
                 session, incident_id=incident_id, actor=viewer.actor, channel="web", now=now
+            )
+        elif name == "handover":
+            links = [x.strip() for x in str(form.get("links", "")).splitlines() if x.strip()]
+            for field, limit in (("actual", 20000), ("ideal", 20000), ("tried", 20000)):
+                if len(str(form.get(field, ""))) > limit:
+                    raise InvalidInput(f"{field} is longer than {limit} characters", field)
+            developer = str(form.get("developer", ""))
+            if not developer:
+                raise InvalidInput("choose the developer to hand over to", "developer")
+            incidents_service.handover(
+                session,
+                incident_id=incident_id,
+                developer=developer,
+                actual=str(form.get("actual", "")),
+                ideal=str(form.get("ideal", "")),
+                tried=str(form.get("tried", "")),
+                runbook=str(form.get("runbook", "")).strip()[:64] or None,
+                links=links[:50],
+                actor=viewer.actor,
+                channel="web",
+                now=now,
+                base_url=request.app.state.settings.base_url,
             )
         elif name == "priority":
             priority = str(form.get("priority", ""))
@@ -334,7 +461,7 @@ def _action_route(name: str) -> Callable[..., Awaitable[Response]]:
     return act
 
 
-for _name in (*incidents_service.ACTIONS, "priority", "reassign"):
+for _name in (*incidents_service.ACTIONS, "priority", "reassign", "handover"):
     router.add_api_route(
         f"/incidents/{{incident_id}}/{_name}",
         _action_route(_name),
