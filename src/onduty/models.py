@@ -28,6 +28,8 @@ from onduty.people.models import (
     Team,
     TeamMember,
 )
+from onduty.postmortems.models import Postmortem, PostmortemAction
+from onduty.runbooks.models import Runbook, RunbookFeedback, RunbookTask, RunbookVersion
 from onduty.schedules.models import Override, Rota, RotaSlot, SlotMember, TimeOff
 from onduty.services.models import Integration, Service
 
@@ -54,9 +56,15 @@ __all__ = [
     "OutboxMessage",
     "Override",
     "Person",
+    "Postmortem",
+    "PostmortemAction",
     "PriorityPolicy",
     "Rota",
     "RotaSlot",
+    "Runbook",
+    "RunbookFeedback",
+    "RunbookTask",
+    "RunbookVersion",
     "Service",
     "SlotMember",
     "SupportLevel",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,6 +61,7 @@ READ_ONLY_COMMANDS = {
     "integrations list",
     "policy lint",
     "policy export",
+    "runbook list",
 }
 NOT_AUDITED_COMMANDS = {
     "db upgrade": "changes the schema, not the data",
@@ -67,6 +69,7 @@ NOT_AUDITED_COMMANDS = {
     "create, audited as those commands are",
     "engine": "a long-running process; escalation steps are incident timeline events",
     "login": "keeps an API token in the user's own file; changes nothing in onduty",
+    "runbook new": "writes a file from the template; nothing in onduty until policy apply",
 }
 
 
@@ -432,6 +435,7 @@ def test_every_state_changing_command_writes_one_audit_row(
     assert {("person", "asha"), ("team", "checkout"), ("service", "storefront")} <= kinds
     assert ("escalation_policy", "standard") in kinds
     changed = tmp_path / "policy.yaml"
+    shutil.copytree(EXAMPLE.parent / "runbooks", tmp_path / "runbooks")
     changed.write_text(EXAMPLE.read_text().replace("name: Asha Rao", "name: Asha R."))
     assert run("policy", "apply", str(changed)).splitlines() == ["changed person asha (name)"]
     [row] = log.new()
