@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # Outbound calls to external systems (notify/targets): the generic `http` target signs its
     # JSON POSTs with this secret; unset leaves the target out.
     http_target_secret: str | None = None
+    # Working days (the organisation's) until a postmortem is due after its incident is
+    # resolved, and until a runbook task opened by a verdict short of "enough" is due.
+    postmortem_due_days: int = Field(default=5, ge=1, le=60)
+    runbook_task_due_days: int = Field(default=5, ge=1, le=60)
 
     @field_validator("engine_tick", "max_schedule_window", mode="before")
     @classmethod

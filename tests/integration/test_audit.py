@@ -35,6 +35,7 @@ from onduty.clock import FakeClock
 from onduty.config import Settings
 from onduty.incidents import ingest
 from onduty.notify import links, signing
+from onduty.runbooks import service as runbooks_service
 
 SLACK_SECRET = "slack-signing-secret-0123"
 TWILIO_TOKEN = "twilio-auth-token-0123"
@@ -154,6 +155,8 @@ def test_every_state_changing_route_writes_one_audit_row(
         token = auth_service.create_token(s, person_id=None, role="admin", now=clock.now())
         token_id = s.scalars(select(m.ApiToken.id).where(m.ApiToken.prefix == token[:10])).one()
     api, by_token = {"Authorization": f"Bearer {token}"}, f"token:{token_id}"
+    with session_factory() as s, s.begin():
+        runbooks_service.apply_folder(s, EXAMPLE.parent / "runbooks", actor="cli", now=clock.now())
     a, a_number = report(session_factory, clock.now(), "Checkout button does nothing")
     b, _ = report(session_factory, clock.now(), "Prices show NaN")
     log = Log(session_factory)
@@ -213,6 +216,17 @@ def test_every_state_changing_route_writes_one_audit_row(
         "incident",
         str(reported.json()["id"]),
     )
+    verdict = {"runbook": "storefront", "verdict": "partly", "missing": "the CDN purge"}
+    given = client.post(f"/api/v1/incidents/{a}/runbook-feedback", json=verdict, headers=api)
+    assert given.status_code == 201, given.text
+    route = ("POST", "/api/v1/incidents/{incident_id}/runbook-feedback")
+    log.one(route, by_token, "runbook.feedback", "incident", str(a))
+    task = str(given.json()["task"])
+    fixed = {"link": "https://git.example/runbooks/1"}
+    closed = client.post(f"/api/v1/runbook-tasks/{task}/close", json=fixed, headers=api)
+    assert closed.status_code == 200, closed.text
+    route = ("POST", "/api/v1/runbook-tasks/{task_id}/close")
+    log.one(route, by_token, "runbook_task.close", "runbook_task", task)
     window = {"start": "2026-11-26T10:00:00Z", "end": "2026-11-26T14:00:00Z"}
     body = {"team": "checkout", "slot": "backend", "person": "ravi", **window}
     made = client.post("/api/v1/overrides", json=body, headers=api)
@@ -329,6 +343,25 @@ def test_every_state_changing_route_writes_one_audit_row(
             "incident",
             str(a),
         )
+    page = client.get(f"/incidents/{b}").text
+    given = client.post(
+        f"/incidents/{b}/runbook-feedback",
+        data={"csrf_token": csrf(page), **verdict, "verdict": "not_enough"},
+        follow_redirects=False,
+    )
+    assert given.status_code == 303, given.text
+    route = ("POST", "/incidents/{incident_id}/runbook-feedback")
+    log.one(route, "asha", "runbook.feedback", "incident", str(b))
+    with session_factory() as s:
+        task = str(s.scalar(select(func.max(m.RunbookTask.id))))
+    closed = client.post(
+        f"/runbook-tasks/{task}/close",
+        data={"csrf_token": csrf(page), **fixed},
+        follow_redirects=False,
+    )
+    assert closed.status_code == 303, closed.text
+    route = ("POST", "/runbook-tasks/{task_id}/close")
+    log.one(route, "asha", "runbook_task.close", "runbook_task", task)
     page = client.get("/teams/checkout").text
     cover = {
         "slot": "backend",

@@ -114,3 +114,22 @@ def test_a_missing_folder_is_one_error(tmp_path: Path) -> None:
     [problem] = lint_runbooks(policy, tmp_path / "policy.yaml", lines)
     assert problem.severity == "error" and "is not a folder" in problem.message
     assert problem.line == lines.of(("runbooks",))
+
+
+def test_runbook_html_is_sanitised_and_shows_diagrams() -> None:
+    from onduty.runbooks.parse import to_html
+
+    text = (
+        "---\nservices: [s]\n---\n## Infrastructure\n\n"
+        "```mermaid\ngraph LR\n  a --> b\n```\n\n"
+        "![Architecture](https://docs.example/arch.png) [next](payments.md#steps)\n\n"
+        '<script>alert(1)</script> <iframe src="https://evil.example"></iframe> '
+        "[click](javascript:alert(1))\n"
+    )
+    html = to_html(text)
+    assert '<figure class="diagram diagram-mermaid"><figcaption>Diagram (Mermaid)' in html
+    assert "a --&gt; b" in html
+    assert 'Diagram: <a href="https://docs.example/arch.png"' in html and "<img" not in html
+    assert 'href="/runbooks/payments#steps"' in html
+    assert "<script" not in html and "<iframe" not in html and 'href="javascript' not in html
+    assert "services:" not in html  # the front matter is not shown

@@ -97,6 +97,8 @@ def text_body(message: Message) -> str:
         for action, url in _action_links(message):
             lines.append(f"{action.capitalize()}: {url}")
         lines.append(f"Open: {incident.url}")
+        if incident.runbook_url:
+            lines.append(f"Runbook ({incident.runbook_title}): {incident.runbook_url}")
     else:
         lines.append(headline(message))
     lines += ["", f"-- onduty (notification {message.idempotency_key})"]
@@ -122,6 +124,8 @@ _HTML = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).fr
 <p>{% for action, url in links %}<a href="{{ url }}" style="{{ button_style }}
 {{- '#2e7d32' if action == 'resolve' else '#c62828' }}">{{ action | capitalize }}</a>
 {% endfor %}<a href="{{ incident.url }}">Open incident #{{ incident.number }}</a></p>
+{% if incident.runbook_url %}<p>Runbook: <a href="{{ incident.runbook_url }}">
+{{- incident.runbook_title }}</a></p>{% endif %}
 {% else %}<p>{{ headline }}</p>
 {% endif %}<p style="color: #777; font-size: small">onduty notification {{ key }}</p>
 </body></html>
@@ -157,10 +161,12 @@ def sms_body(message: Message) -> str:
     room = SMS_CORE_LENGTH - len(prefix) - len(tail)
     core = prefix + _clip(incident.title, max(room, 10)) + tail
     ack_url = message.actions.get(ACTION_ACKNOWLEDGE)
-    if ACTION_ACKNOWLEDGE in offered and ack_url:
-        with_link = f"{core}. Ack: {ack_url}"
-        if len(with_link) <= SMS_MAX_LENGTH:
-            return with_link
+    ack = f". Ack: {ack_url}" if ACTION_ACKNOWLEDGE in offered and ack_url else ""
+    runbook = f" Runbook: {incident.runbook_short_url}" if incident.runbook_short_url else ""
+    # The acknowledge link matters more than the runbook's, which comes first when both fit.
+    for tail in (ack + runbook, ack, runbook):
+        if tail and len(core + tail) <= SMS_MAX_LENGTH:
+            return core + tail
     return core
 
 
@@ -201,6 +207,11 @@ def slack_message(message: Message) -> tuple[str, list[dict[str, Any]]]:
     )
     if message.text:
         summary += "\n" + _slack_escape(message.text)
+    if incident.runbook_url:
+        summary += (
+            f"\nRunbook: <{_slack_escape(incident.runbook_url)}|"
+            f"{_slack_escape(incident.runbook_title or 'runbook')}>"
+        )
     blocks: list[dict[str, Any]] = [_section(f"incident-{incident.id}", summary)]
     buttons = [_slack_button(action, incident) for action in offered_actions(message)]
     if buttons:
@@ -238,6 +249,8 @@ def webhook_payload(message: Message) -> dict[str, Any]:
     }
     if message.text is not None:
         payload["text"] = message.text
+    if incident is not None:
+        payload["runbook_url"] = incident.runbook_url
     return payload
 
 

@@ -190,3 +190,25 @@ def template(service: str, *, owner: str | None = None, name: str | None = None)
         "## Steps\n\n1. The first thing to do.\n2. How to tell it worked.\n\n"
         "## Infrastructure\n\n```mermaid\ngraph LR\n  users --> service\n```\n"
     )
+
+
+_MD_LINK = re.compile(r'href="([a-z0-9][a-z0-9_-]{0,63})\.md(#[^"]*)?"')
+
+
+def body_of(text: str) -> str:
+    """The Markdown after the front matter (all of `text` if it has none)."""
+    lines = text.splitlines()
+    if lines and lines[0].strip() == _FENCE:
+        end = next((i for i, line in enumerate(lines[1:], 1) if line.strip() == _FENCE), None)
+        if end is not None:
+            return "\n".join(lines[end + 1 :])
+    return text
+
+
+def to_html(text: str) -> str:
+    """A runbook file's body as safe HTML: diagrams shown as such, and links to other runbooks
+    of the folder (`payments.md`) pointing at their pages."""
+    from onduty.markdown import to_html as markdown_html
+
+    html = markdown_html(body_of(text), diagrams=True)
+    return _MD_LINK.sub(lambda m: f'href="/runbooks/{m.group(1)}{m.group(2) or ""}"', html)

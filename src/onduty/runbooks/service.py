@@ -220,6 +220,7 @@ def give_feedback(
     actor: str,
     now: datetime,
     due_days: int = DEFAULT_TASK_DUE_DAYS,
+    channel: str = "api",
 ) -> RunbookFeedback:
     """Record whether `runbook_id` was enough to resolve the incident. "partly" and
     "not_enough" open a runbook task for the runbook's owner (or the one who says so, when it
@@ -273,7 +274,7 @@ def give_feedback(
         now=now,
         kind="runbook.feedback",
         actor=actor,
-        channel="api",
+        channel=channel,
         runbook=runbook.id,
         version=runbook.version,
         verdict=verdict,

@@ -40,6 +40,10 @@ class IncidentInfo:
     service: str
     team: str
     url: str
+    # The incident's best-matching runbook: its page, and a short link for SMS (/rb/<id>).
+    runbook_url: str | None = None
+    runbook_title: str | None = None
+    runbook_short_url: str | None = None
 
 
 @dataclass(frozen=True)
