@@ -35,6 +35,7 @@ from onduty.clock import FakeClock
 from onduty.config import Settings
 from onduty.incidents import ingest
 from onduty.notify import links, signing
+from onduty.postmortems import service as postmortems_service
 from onduty.runbooks import service as runbooks_service
 
 SLACK_SECRET = "slack-signing-secret-0123"
@@ -50,6 +51,7 @@ NOT_AUDITED_ROUTES: dict[Route, str] = {
     ("POST", "/v2/enqueue"): "the same, through PagerDuty's Events API",
     ("POST", "/login"): "signing in changes nothing on anyone's behalf",
     ("POST", "/logout"): "signing out ends only the signed-in login's own sessions",
+    ("POST", "/incidents/{incident_id}/postmortem/preview"): "renders the form; stores nothing",
 }
 
 READ_ONLY_COMMANDS = {
@@ -343,6 +345,57 @@ def test_every_state_changing_route_writes_one_audit_row(
             "incident",
             str(a),
         )
+    # Postmortems: incident a was P2 when the page resolved it, so it has a draft.
+    with session_factory() as s:
+        pm_a = str(s.scalars(select(m.Postmortem.id).where(m.Postmortem.incident_id == a)).one())
+    answers = {"summary": "Checkout broke", "root_cause": "A bad deploy"}
+    put = client.put(
+        f"/api/v1/incidents/{a}/postmortem",
+        json={"version": 1, "answers": answers},
+        headers=api,
+    )
+    assert put.status_code == 200, put.text
+    route = ("PUT", "/api/v1/incidents/{incident_id}/postmortem")
+    log.one(route, by_token, "postmortem.update", "postmortem", pm_a)
+    page = client.get(f"/incidents/{a}/postmortem").text
+    form = {"csrf_token": csrf(page), "version": "2", **answers, "status": "in_review"}
+    previewed = client.post(f"/incidents/{a}/postmortem/preview", data=form)
+    assert previewed.status_code == 200, previewed.text
+    log.nothing()
+    saved = client.post(f"/incidents/{a}/postmortem", data=form, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    route = ("POST", "/incidents/{incident_id}/postmortem")
+    log.one(route, "asha", "postmortem.update", "postmortem", pm_a)
+    published = client.post(
+        f"/incidents/{a}/postmortem/publish",
+        data={"csrf_token": csrf(page)},
+        follow_redirects=False,
+    )
+    assert published.status_code == 303, published.text
+    route = ("POST", "/incidents/{incident_id}/postmortem/publish")
+    log.one(route, "asha", "postmortem.publish", "postmortem", pm_a)
+    with session_factory() as s, s.begin():
+        incident_b = s.get(m.Incident, b)
+        assert incident_b is not None
+        incident_b.priority = "P1"
+        pm_b = postmortems_service.open_draft(s, incident=incident_b, now=clock.now())
+        assert pm_b is not None
+        postmortems_service.save(
+            s,
+            incident_id=b,
+            version=1,
+            actor="qa",
+            now=clock.now(),
+            answers=answers,
+            status="in_review",
+        )
+        pm_b_id = str(pm_b.id)
+    log.skip()
+    published = client.post(f"/api/v1/incidents/{b}/postmortem/publish", headers=api)
+    assert published.status_code == 200, published.text
+    route = ("POST", "/api/v1/incidents/{incident_id}/postmortem/publish")
+    log.one(route, by_token, "postmortem.publish", "postmortem", pm_b_id)
+
     page = client.get(f"/incidents/{b}").text
     given = client.post(
         f"/incidents/{b}/runbook-feedback",

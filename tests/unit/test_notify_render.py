@@ -314,3 +314,14 @@ def test_public_surface_is_exported() -> None:
     for module in (onduty.notify, onduty.notify.channels):
         assert len(set(module.__all__)) == len(module.__all__)
         assert all(hasattr(module, name) for name in module.__all__)
+
+
+def test_a_reminder_is_a_notice_without_buttons() -> None:
+    text = "The postmortem of incident 42 was due 2026-12-05 11:32 (Asia/Kolkata) and is draft"
+    message = make_message(event="reminder", text=text)
+    assert render.offered_actions(message) == []
+    assert render.sms_body(message) == f"onduty reminder: {text}"
+    assert render.subject(message).endswith("(reminder)")
+    assert text in render.text_body(message)
+    _, blocks = render.slack_message(message)
+    assert len(blocks) == 1 and ":memo:" in blocks[0]["text"]["text"]

@@ -23,6 +23,7 @@ EVENT_LABELS: Final[Mapping[str, str]] = {
     "incident.resolved": "resolved",
     "oncall.shift_started": "on-call shift started",
     "test": "test",
+    "reminder": "reminder",
 }
 SMS_REPLY_CODES: Final[Mapping[IncidentAction, str]] = {"acknowledge": "A", "resolve": "R"}
 """Reply `<number><code>` (e.g. `42A`) to an SMS to act on incident `number`."""
@@ -38,6 +39,7 @@ _SLACK_EMOJI: Final[Mapping[str, str]] = {
     "incident.resolved": ":white_check_mark:",
     "oncall.shift_started": ":calendar:",
     "test": ":wave:",
+    "reminder": ":memo:",
 }
 _DEFAULT_TEXT: Final[Mapping[str, str]] = {
     "oncall.shift_started": "Your on-call shift has started.",
@@ -48,7 +50,7 @@ _DEFAULT_TEXT: Final[Mapping[str, str]] = {
 def offered_actions(message: Message) -> list[IncidentAction]:
     """Return the actions that still make sense: both while triggered, resolve once acked."""
     incident = message.incident
-    if incident is None or incident.status == "resolved":
+    if incident is None or incident.status == "resolved" or message.event == "reminder":
         return []
     if incident.status == "acknowledged" or message.event == "incident.acknowledged":
         return [ACTION_RESOLVE]
@@ -72,7 +74,9 @@ def subject(message: Message) -> str:
     """Return the e-mail subject, e.g. `[P1] #42 Storefront: checkout 500s (triggered)`."""
     incident = message.incident
     if incident is None:
-        label = "Test notification" if message.event == "test" else "On-call shift started"
+        label = {"test": "Test notification", "reminder": "Reminder"}.get(
+            message.event, "On-call shift started"
+        )
         return f"[onduty] {label}"
     return (
         f"[{incident.priority}] #{incident.number} {incident.service}: {incident.title} "
@@ -151,6 +155,8 @@ def sms_body(message: Message) -> str:
     """Return the SMS text: the headline and reply codes in one segment, plus the acknowledge
     link when the whole still fits in `SMS_MAX_LENGTH` characters."""
     incident = message.incident
+    if message.event == "reminder" and message.text:
+        return _clip(f"onduty reminder: {message.text}", SMS_MAX_LENGTH)
     if incident is None:
         return _clip(f"onduty: {headline(message)}", SMS_CORE_LENGTH)
     prefix = f"onduty {incident.priority} #{incident.number} {incident.service}: "

@@ -14,8 +14,9 @@ EVENTS: Final = (
     "incident.resolved",
     "oncall.shift_started",
     "test",
+    "reminder",
 )
-"""Every `Message.event` (SPEC §6.3)."""
+"""Every `Message.event` (SPEC §6.3, and `reminder`: overdue postmortems and runbook tasks)."""
 
 CHANNEL_TYPES: Final = ("email", "sms", "voice", "slack", "webhook")
 """Every contact-method type a channel can serve."""

@@ -21,6 +21,7 @@ from onduty.incidents.schemas import (
     TimelineOut,
 )
 from onduty.notify.models import OutboxMessage
+from onduty.postmortems import service as postmortems_service
 from onduty.web.deps import Caller, TokenFirstRoute, get_session, require, wake_engine
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"], route_class=TokenFirstRoute)
@@ -185,13 +186,13 @@ def _action(name: str):  # type: ignore[no-untyped-def]
         session: Session = Depends(get_session),
         caller: Caller = Depends(require("responder")),
     ) -> IncidentDetail:
+        now = request.app.state.clock.now()
         incident = operation(
-            session,
-            incident_id=incident_id,
-            actor=actor(caller),
-            channel="api",
-            now=request.app.state.clock.now(),
+            session, incident_id=incident_id, actor=actor(caller), channel="api", now=now
         )
+        if name == "resolve":
+            due_days = request.app.state.settings.postmortem_due_days
+            postmortems_service.open_draft(session, incident=incident, now=now, due_days=due_days)
         result = detail(session, incident)
         session.commit()
         wake_engine(request)

@@ -18,6 +18,7 @@ from onduty.bounds import Id
 from onduty.errors import InvalidInput, NotFound, OndutyError
 from onduty.incidents import service as incidents_service
 from onduty.notify import models as ob
+from onduty.postmortems import service as postmortems_service
 from onduty.runbooks import parse as runbook_files
 from onduty.runbooks import service as runbooks_service
 from onduty.runbooks.models import RunbookFeedback
@@ -248,6 +249,9 @@ def _incident_context(session: Session, incident_id: int, now: datetime) -> dict
     return {
         "incident": incident,
         "service": service,
+        "postmortem": postmortems_service.get_postmortem(
+            session, incident_id=incident.id, missing_ok=True
+        ),
         "runbooks": runbooks,
         "verdicts": runbooks_service.VERDICTS,
         "zone": zone,
@@ -294,6 +298,14 @@ async def _change(
             incidents_service.ACTIONS[name](
                 session, incident_id=incident_id, actor=viewer.actor, channel="web", now=now
             )
+            if name == "resolve":
+                incident = incidents_service.get_incident(session, incident_id=incident_id)
+                postmortems_service.open_draft(
+                    session,
+                    incident=incident,
+                    now=now,
+                    due_days=request.app.state.settings.postmortem_due_days,
+                )
             if name == "resolve" and form.get("verdict"):
                 # Resolving asks whether the runbook was enough (SPEC §1 rule 9).
                 runbooks_service.give_feedback(
