@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onduty import localtime
@@ -441,14 +441,13 @@ def effectiveness(
         out[rid].verdicts[verdict] += 1
         if resolved is not None:
             resolve[rid][verdict == "enough"].append((resolved - created).total_seconds())
-    for rid, _status, due, count in session.execute(
-        select(RunbookTask.runbook_id, RunbookTask.status, RunbookTask.due_at < now, func.count())
-        .where(RunbookTask.runbook_id.in_(ids), RunbookTask.status == "open")
-        .group_by(RunbookTask.runbook_id, RunbookTask.status, RunbookTask.due_at < now)
+    for rid, due_at in session.execute(
+        select(RunbookTask.runbook_id, RunbookTask.due_at).where(
+            RunbookTask.runbook_id.in_(ids), RunbookTask.status == "open"
+        )
     ):
-        out[rid].open_tasks += count
-        if due:
-            out[rid].overdue_tasks += count
+        out[rid].open_tasks += 1
+        out[rid].overdue_tasks += due_at < now
     for rid, times in resolve.items():
         if times[True]:
             out[rid].median_resolve_enough_s = int(statistics.median(times[True]))
