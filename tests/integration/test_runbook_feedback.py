@@ -127,6 +127,11 @@ def test_verdicts_open_tasks_that_a_new_version_closes(world: World, tmp_path: P
     shown = world.client.get(f"/api/v1/incidents/{incident}", headers=world.auth).json()
     assert shown["stage"] == "runbook_updated"
     assert shown["stages"]["runbook_updated"] == world.clock.now().isoformat()
+    assert [(r["id"], r["verdict"]) for r in shown["runbooks"]] == [
+        ("checkout-down", "partly"),
+        ("storefront", None),
+    ]
+    assert shown["postmortem"] == "draft"  # a P1, resolved through the API
     assert [e["kind"] for e in shown["timeline"]][-2:] == ["runbook.feedback", "runbook.updated"]
 
 

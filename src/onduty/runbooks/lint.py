@@ -9,7 +9,14 @@ from pathlib import Path
 
 from onduty.policy.loader import Lines, Problem
 from onduty.policy.schema import PolicyFile
-from onduty.runbooks.parse import RunbookError, RunbookFile, parse_runbook, relative, runbook_id
+from onduty.runbooks.parse import (
+    RunbookError,
+    RunbookFile,
+    content_hash,
+    parse_runbook,
+    relative,
+    runbook_id,
+)
 
 
 @dataclass
@@ -21,6 +28,7 @@ class Folder:
     runbooks: list[RunbookFile] = field(default_factory=list)
     failed: dict[str, list[Problem]] = field(default_factory=dict)  # runbook id -> problems
     files: dict[str, Path] = field(default_factory=dict)  # runbook id -> its file
+    unchanged: set[str] = field(default_factory=set)  # ids skipped: the hash was known
 
 
 def folder_of(policy: PolicyFile, policy_path: Path) -> Path | None:
@@ -30,9 +38,9 @@ def folder_of(policy: PolicyFile, policy_path: Path) -> Path | None:
     return (policy_path.parent / policy.runbooks).resolve()
 
 
-def read_folder(path: Path) -> Folder:
+def read_folder(path: Path, *, unchanged: dict[str, str] | None = None) -> Folder:
     """Parse every `*.md` file of the folder (not its subfolders: they hold images and other
-    files the runbooks link to)."""
+    files the runbooks link to), but those whose content hash `unchanged` gives for their id."""
     folder = Folder(path)
     for file in sorted(path.glob("*.md")):
         ident = runbook_id(file)
@@ -43,6 +51,9 @@ def read_folder(path: Path) -> Folder:
             folder.failed[ident] = [
                 Problem("error", f"cannot read the file: {exc}", (), 0, str(file))
             ]
+            continue
+        if unchanged and unchanged.get(ident) == content_hash(text):
+            folder.unchanged.add(ident)
             continue
         try:
             folder.runbooks.append(parse_runbook(ident, text))

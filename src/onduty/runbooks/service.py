@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from onduty import localtime
 from onduty.audit import service as audit
+from onduty.db.memo import forget, remembered
 from onduty.errors import InvalidInput, InvalidTransition, NotFound
 from onduty.incidents.models import Alert, Incident
 from onduty.incidents.service import locked, record_stage
@@ -51,11 +52,14 @@ def apply_folder(session: Session, path: Path, *, actor: str, now: datetime) -> 
     stage `runbook_updated` on their incidents. A file that fails keeps the stored version in
     use and stores the error on the runbook (shown on its page). A runbook whose file is gone
     is retired (kept, with its verdicts, but matched no more)."""
-    folder = read_folder(path)
+    forget(session, "runbooks.active")
+    stored = {r.id: r for r in session.scalars(select(Runbook))}
+    # A file whose hash is the stored version's is not parsed again: it was checked then.
+    unchanged = {i: r.content_hash for i, r in stored.items() if r.active and r.error is None}
+    folder = read_folder(path, unchanged=unchanged)
     services = set(session.scalars(select(Service.id)))
     people = set(session.scalars(select(Person.id)))
     done = Applied()
-    stored = {r.id: r for r in session.scalars(select(Runbook))}
     for ident, problems in folder.failed.items():
         message = "; ".join(p.format(str(folder.files[ident])) for p in problems)
         _failed(session, stored.get(ident), ident, message, now, done)
@@ -199,12 +203,28 @@ def for_incident(session: Session, incident: Incident) -> list[Runbook]:
         a or {}
         for a in session.scalars(select(Alert.labels).where(Alert.incident_id == incident.id))
     ]
-    found = [
-        r
-        for r in list_runbooks(session)
-        if matches(r.services, r.match, incident.service_id, labels)
+    # What matching needs, read once per session: a claim batch of the engine builds many
+    # messages, each wanting its incident's runbooks.
+    index = remembered(session, "runbooks.active", None, lambda: _match_index(session))
+    ids = [
+        ident
+        for ident, services, match in index
+        if matches(services, match, incident.service_id, labels)
     ]
+    if not ids:
+        return []
+    # One query for the matched rows; their text (the largest column) loads when shown.
+    found = list(
+        session.scalars(select(Runbook).where(Runbook.id.in_(ids)).options(defer(Runbook.text)))
+    )
     return sorted(found, key=lambda r: (-len(r.match), r.id))
+
+
+def _match_index(session: Session) -> list[tuple[str, list[str], dict[str, str]]]:
+    rows = session.execute(
+        select(Runbook.id, Runbook.services, Runbook.match).where(Runbook.active)
+    ).all()
+    return [(ident, list(services), dict(match)) for ident, services, match in rows]
 
 
 # --- verdicts and tasks -----------------------------------------------------------------------
@@ -420,11 +440,19 @@ def effectiveness(
             select(Alert.incident_id, Alert.labels).where(Alert.service_id.in_(services))
         ):
             labels.setdefault(incident_id, []).append(lab or {})
+        by_service: dict[str, list[int]] = {}
+        for iid, sid in incidents.items():
+            by_service.setdefault(sid, []).append(iid)
         for r in books:
+            mine = [iid for sid in set(r.services) for iid in by_service.get(sid, [])]
+            if not r.match:  # every incident of its services
+                out[r.id].incidents = len(mine)
+                continue
+            want = r.match.items()
             out[r.id].incidents = sum(
                 1
-                for iid, sid in incidents.items()
-                if matches(r.services, r.match, sid, labels.get(iid, []))
+                for iid in mine
+                if any(all(lab.get(k) == v for k, v in want) for lab in labels.get(iid, []))
             )
     ids = list(out)
     resolve: dict[str, dict[bool, list[float]]] = {i: {True: [], False: []} for i in ids}
