@@ -186,6 +186,10 @@ def test_resolving_in_the_page_asks_and_a_task_closes_with_a_link(world: World) 
     assert closed.status_code == 303
     shown = world.client.get(f"/api/v1/incidents/{incident}", headers=world.auth).json()
     assert shown["stage"] == "runbook_updated"
+    page = world.client.get("/runbooks/checkout-down").text
+    assert "Checkout is down" in page and 'href="https://git.example/runbooks/pull/7"' in page
+    assert "not enough" in page and "version 1:" in page
+    assert world.client.get("/runbooks/nope").status_code == 404
     again = world.client.post(
         f"/api/v1/runbook-tasks/{task.id}/close",
         json={"link": "https://git.example/x"},
