@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # the largest screenshot it takes (the whole request stays under max_body_bytes).
     report_rate_limit: int = Field(default=5, ge=1)
     report_upload_max_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Working days (the organisation's) until a postmortem is due after its incident is
+    # resolved, and until a runbook task opened by a verdict short of "enough" is due.
+    postmortem_due_days: int = Field(default=5, ge=1, le=60)
+    runbook_task_due_days: int = Field(default=5, ge=1, le=60)
 
     @field_validator("engine_tick", "max_schedule_window", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ Pure: no database, no web, no clock."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
 from types import MappingProxyType
@@ -101,3 +101,22 @@ def plain(at: datetime, zone_name: str) -> str:
 def iso(at: datetime, zone_name: str) -> str:
     """For files and exports, exact even inside a fold: "2026-03-29T03:00+02:00"."""
     return to_local(at, zone_name).isoformat(timespec="minutes")
+
+
+def add_working_days(at: datetime, count: int, zone_name: str, days: Iterable[str]) -> datetime:
+    """The instant `count` working days after `at`, at the same local time of day: a working
+    day is one of `days` (names as in WEEKDAYS) in `zone_name`. "Due in 5 working days" from a
+    Friday afternoon is the next Friday afternoon with a Monday-to-Friday week."""
+    working = {WEEKDAYS[d] for d in days} or set(range(7))
+    local = to_local(at, zone_name)
+    day = local.date()
+    left = count
+    while left > 0:
+        day += timedelta(days=1)
+        if day.weekday() in working:
+            left -= 1
+    return local_to_utc(day, local.time().replace(tzinfo=None), zone(zone_name))
+
+
+def is_working_day(at: datetime, zone_name: str, days: Iterable[str]) -> bool:
+    return to_local(at, zone_name).weekday() in ({WEEKDAYS[d] for d in days} or set(range(7)))

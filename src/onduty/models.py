@@ -31,6 +31,8 @@ from onduty.people.models import (
     Team,
     TeamMember,
 )
+from onduty.postmortems.models import Postmortem, PostmortemAction
+from onduty.runbooks.models import Runbook, RunbookFeedback, RunbookTask, RunbookVersion
 from onduty.schedules.models import Override, Rota, RotaSlot, SlotMember, TimeOff
 from onduty.services.models import Integration, Service
 
@@ -58,10 +60,16 @@ __all__ = [
     "Override",
     "Person",
     "PolicySetting",
+    "Postmortem",
+    "PostmortemAction",
     "PriorityPolicy",
     "ReportAttachment",
     "Rota",
     "RotaSlot",
+    "Runbook",
+    "RunbookFeedback",
+    "RunbookTask",
+    "RunbookVersion",
     "Service",
     "SlotMember",
     "SupportLevel",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +35,8 @@ from onduty.clock import FakeClock
 from onduty.config import Settings
 from onduty.incidents import ingest
 from onduty.notify import links, signing
+from onduty.postmortems import service as postmortems_service
+from onduty.runbooks import service as runbooks_service
 
 SLACK_SECRET = "slack-signing-secret-0123"
 TWILIO_TOKEN = "twilio-auth-token-0123"
@@ -48,6 +51,7 @@ NOT_AUDITED_ROUTES: dict[Route, str] = {
     ("POST", "/v2/enqueue"): "the same, through PagerDuty's Events API",
     ("POST", "/login"): "signing in changes nothing on anyone's behalf",
     ("POST", "/logout"): "signing out ends only the signed-in login's own sessions",
+    ("POST", "/incidents/{incident_id}/postmortem/preview"): "renders the form; stores nothing",
 }
 
 READ_ONLY_COMMANDS = {
@@ -60,6 +64,7 @@ READ_ONLY_COMMANDS = {
     "integrations list",
     "policy lint",
     "policy export",
+    "runbook list",
 }
 NOT_AUDITED_COMMANDS = {
     "db upgrade": "changes the schema, not the data",
@@ -67,6 +72,7 @@ NOT_AUDITED_COMMANDS = {
     "create, audited as those commands are",
     "engine": "a long-running process; escalation steps are incident timeline events",
     "login": "keeps an API token in the user's own file; changes nothing in onduty",
+    "runbook new": "writes a file from the template; nothing in onduty until policy apply",
 }
 
 
@@ -151,6 +157,8 @@ def test_every_state_changing_route_writes_one_audit_row(
         token = auth_service.create_token(s, person_id=None, role="admin", now=clock.now())
         token_id = s.scalars(select(m.ApiToken.id).where(m.ApiToken.prefix == token[:10])).one()
     api, by_token = {"Authorization": f"Bearer {token}"}, f"token:{token_id}"
+    with session_factory() as s, s.begin():
+        runbooks_service.apply_folder(s, EXAMPLE.parent / "runbooks", actor="cli", now=clock.now())
     a, a_number = report(session_factory, clock.now(), "Checkout button does nothing")
     b, _ = report(session_factory, clock.now(), "Prices show NaN")
     log = Log(session_factory)
@@ -225,6 +233,17 @@ def test_every_state_changing_route_writes_one_audit_row(
     with session_factory() as s:
         newest = str(s.scalar(select(func.max(m.Incident.id))))
     log.one(("POST", "/report"), "reporter:testclient", "incident.report", "incident", newest)
+    verdict = {"runbook": "storefront", "verdict": "partly", "missing": "the CDN purge"}
+    given = client.post(f"/api/v1/incidents/{a}/runbook-feedback", json=verdict, headers=api)
+    assert given.status_code == 201, given.text
+    route = ("POST", "/api/v1/incidents/{incident_id}/runbook-feedback")
+    log.one(route, by_token, "runbook.feedback", "incident", str(a))
+    task = str(given.json()["task"])
+    fixed = {"link": "https://git.example/runbooks/1"}
+    closed = client.post(f"/api/v1/runbook-tasks/{task}/close", json=fixed, headers=api)
+    assert closed.status_code == 200, closed.text
+    route = ("POST", "/api/v1/runbook-tasks/{task_id}/close")
+    log.one(route, by_token, "runbook_task.close", "runbook_task", task)
     window = {"start": "2026-11-26T10:00:00Z", "end": "2026-11-26T14:00:00Z"}
     body = {"team": "checkout", "slot": "backend", "person": "ravi", **window}
     made = client.post("/api/v1/overrides", json=body, headers=api)
@@ -342,6 +361,76 @@ def test_every_state_changing_route_writes_one_audit_row(
             "incident",
             str(a),
         )
+    # Postmortems: incident a was P2 when the page resolved it, so it has a draft.
+    with session_factory() as s:
+        pm_a = str(s.scalars(select(m.Postmortem.id).where(m.Postmortem.incident_id == a)).one())
+    answers = {"summary": "Checkout broke", "root_cause": "A bad deploy"}
+    put = client.put(
+        f"/api/v1/incidents/{a}/postmortem",
+        json={"version": 1, "answers": answers},
+        headers=api,
+    )
+    assert put.status_code == 200, put.text
+    route = ("PUT", "/api/v1/incidents/{incident_id}/postmortem")
+    log.one(route, by_token, "postmortem.update", "postmortem", pm_a)
+    page = client.get(f"/incidents/{a}/postmortem").text
+    form = {"csrf_token": csrf(page), "version": "2", **answers, "status": "in_review"}
+    previewed = client.post(f"/incidents/{a}/postmortem/preview", data=form)
+    assert previewed.status_code == 200, previewed.text
+    log.nothing()
+    saved = client.post(f"/incidents/{a}/postmortem", data=form, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    route = ("POST", "/incidents/{incident_id}/postmortem")
+    log.one(route, "asha", "postmortem.update", "postmortem", pm_a)
+    published = client.post(
+        f"/incidents/{a}/postmortem/publish",
+        data={"csrf_token": csrf(page)},
+        follow_redirects=False,
+    )
+    assert published.status_code == 303, published.text
+    route = ("POST", "/incidents/{incident_id}/postmortem/publish")
+    log.one(route, "asha", "postmortem.publish", "postmortem", pm_a)
+    with session_factory() as s, s.begin():
+        incident_b = s.get(m.Incident, b)
+        assert incident_b is not None
+        incident_b.priority = "P1"
+        pm_b = postmortems_service.open_draft(s, incident=incident_b, now=clock.now())
+        assert pm_b is not None
+        postmortems_service.save(
+            s,
+            incident_id=b,
+            version=1,
+            actor="qa",
+            now=clock.now(),
+            answers=answers,
+            status="in_review",
+        )
+        pm_b_id = str(pm_b.id)
+    log.skip()
+    published = client.post(f"/api/v1/incidents/{b}/postmortem/publish", headers=api)
+    assert published.status_code == 200, published.text
+    route = ("POST", "/api/v1/incidents/{incident_id}/postmortem/publish")
+    log.one(route, by_token, "postmortem.publish", "postmortem", pm_b_id)
+
+    page = client.get(f"/incidents/{b}").text
+    given = client.post(
+        f"/incidents/{b}/runbook-feedback",
+        data={"csrf_token": csrf(page), **verdict, "verdict": "not_enough"},
+        follow_redirects=False,
+    )
+    assert given.status_code == 303, given.text
+    route = ("POST", "/incidents/{incident_id}/runbook-feedback")
+    log.one(route, "asha", "runbook.feedback", "incident", str(b))
+    with session_factory() as s:
+        task = str(s.scalar(select(func.max(m.RunbookTask.id))))
+    closed = client.post(
+        f"/runbook-tasks/{task}/close",
+        data={"csrf_token": csrf(page), **fixed},
+        follow_redirects=False,
+    )
+    assert closed.status_code == 303, closed.text
+    route = ("POST", "/runbook-tasks/{task_id}/close")
+    log.one(route, "asha", "runbook_task.close", "runbook_task", task)
     page = client.get("/teams/checkout").text
     cover = {
         "slot": "backend",
@@ -448,6 +537,7 @@ def test_every_state_changing_command_writes_one_audit_row(
     assert {("person", "asha"), ("team", "checkout"), ("service", "storefront")} <= kinds
     assert ("escalation_policy", "standard") in kinds
     changed = tmp_path / "policy.yaml"
+    shutil.copytree(EXAMPLE.parent / "runbooks", tmp_path / "runbooks")
     changed.write_text(EXAMPLE.read_text().replace("name: Asha Rao", "name: Asha R."))
     assert run("policy", "apply", str(changed)).splitlines() == ["changed person asha (name)"]
     [row] = log.new()

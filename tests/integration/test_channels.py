@@ -106,7 +106,15 @@ def test_webhook_posts_signed_json(receiver: WebhookReceiver) -> None:
     assert request.headers["X-Onduty-Idempotency-Key"] == "outbox-17"
     verify_webhook(request.body, SECRET, request.headers["X-Onduty-Signature"])
     body = request.json()
-    assert set(body) == {"event", "incident", "recipient", "step", "actions", "idempotency_key"}
+    assert set(body) == {
+        "event",
+        "incident",
+        "recipient",
+        "step",
+        "actions",
+        "idempotency_key",
+        "runbook_url",
+    }
     assert body["event"] == "incident.triggered"
     assert body["incident"]["number"] == 42
     incident_fields = {"id", "number", "title", "priority", "status", "service", "team", "url"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import timedelta
@@ -159,6 +160,7 @@ def test_json_shapes_and_local_times(db_url: str, tmp_path: Path) -> None:
     table = run(db_url, "schedule", "show", "--team", "checkout").stdout
     assert "7d " in table and "length" in table and "IST" in table
     bad = tmp_path / "bad.yaml"
+    shutil.copytree(EXAMPLE.parent / "runbooks", tmp_path / "runbooks")
     bad.write_text(EXAMPLE.read_text().replace("start: 2026-11-02", "start: 2030-03-04", 1))
     linted = run(db_url, "policy", "lint", "--json", str(bad))
     assert linted.returncode == 0, linted.stderr

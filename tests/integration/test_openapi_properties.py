@@ -60,6 +60,16 @@ NEEDS: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/swaps"): "responder",
     ("POST", "/api/v1/time-off"): "responder",
     ("GET", "/api/v1/integrations"): "manager",
+    ("GET", "/api/v1/runbooks"): "viewer",
+    ("GET", "/api/v1/runbooks/{runbook_id}"): "viewer",
+    ("GET", "/api/v1/runbook-tasks"): "viewer",
+    ("POST", "/api/v1/incidents/{incident_id}/runbook-feedback"): "responder",
+    ("POST", "/api/v1/runbook-tasks/{task_id}/close"): "responder",
+    ("GET", "/api/v1/postmortems"): "viewer",
+    ("GET", "/api/v1/incidents/{incident_id}/postmortem"): "viewer",
+    ("GET", "/api/v1/incidents/{incident_id}/postmortem/markdown"): "viewer",
+    ("PUT", "/api/v1/incidents/{incident_id}/postmortem"): "responder",
+    ("POST", "/api/v1/incidents/{incident_id}/postmortem/publish"): "responder",
 }
 CALLERS = (None, *ROLES)  # no token, then each role from the least to the most
 WRITES = ("INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "TRUNCATE")

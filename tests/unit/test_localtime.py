@@ -409,3 +409,22 @@ def test_working_hours_and_policy_times_agree_with_the_rota(change: Change) -> N
         assert (override, off) == (expected, expected), wall
         typed = datetime.fromisoformat(wall.isoformat(timespec="minutes"))
         assert localtime.to_utc(typed, change.zone) == expected, wall
+
+
+def test_working_days_skip_the_days_off_and_keep_the_local_time() -> None:
+    from onduty.localtime import add_working_days, is_working_day
+
+    friday = datetime(2026, 12, 4, 11, 0, tzinfo=UTC)  # 16:30 in Kolkata
+    week = ["mon", "tue", "wed", "thu", "fri"]
+    assert add_working_days(friday, 1, "Asia/Kolkata", week) == datetime(
+        2026, 12, 7, 11, 0, tzinfo=UTC
+    )
+    assert add_working_days(friday, 5, "Asia/Kolkata", week) == datetime(
+        2026, 12, 11, 11, 0, tzinfo=UTC
+    )
+    # Across a DST change the local time of day stays: 09:00 in London both sides.
+    before = datetime(2026, 3, 27, 9, 0, tzinfo=UTC)  # Friday 09:00 GMT
+    assert add_working_days(before, 1, "Europe/London", week) == datetime(
+        2026, 3, 30, 8, 0, tzinfo=UTC
+    )
+    assert not is_working_day(datetime(2026, 12, 6, 6, 0, tzinfo=UTC), "Asia/Kolkata", week)

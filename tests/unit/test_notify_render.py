@@ -209,7 +209,36 @@ def test_webhook_payload_has_the_spec_fields() -> None:
         "step": 1,
         "actions": {"acknowledge": ACK, "resolve": RESOLVE},
         "idempotency_key": "outbox-17",
+        "runbook_url": None,
     }
+
+
+RUNBOOK = {
+    "runbook_url": "https://onduty.example/runbooks/checkout-down",
+    "runbook_title": "Checkout is down",
+    "runbook_short_url": "https://onduty.example/rb/42",
+}
+
+
+def test_every_channel_links_the_runbook() -> None:
+    message = make_message(incident_changes=RUNBOOK)
+    assert render.webhook_payload(message)["runbook_url"] == RUNBOOK["runbook_url"]
+    assert f"Runbook (Checkout is down): {RUNBOOK['runbook_url']}" in render.text_body(message)
+    assert f'<a href="{RUNBOOK["runbook_url"]}">Checkout is down</a>' in render.html_body(message)
+    _, blocks = render.slack_message(message)
+    assert f"Runbook: <{RUNBOOK['runbook_url']}|Checkout is down>" in blocks[0]["text"]["text"]
+    sms = render.sms_body(message)
+    assert sms.endswith(" Runbook: https://onduty.example/rb/42") and len(sms) <= 320
+    assert ". Ack: " in sms
+
+
+def test_the_sms_keeps_the_ack_link_before_the_runbook_link() -> None:
+    long_ack = "https://onduty.example/actions/" + "x" * 170
+    message = make_message(
+        incident_changes=RUNBOOK, actions={"acknowledge": long_ack, "resolve": RESOLVE}
+    )
+    sms = render.sms_body(message)
+    assert long_ack in sms and "Runbook" not in sms and len(sms) <= 320
 
 
 # --- Twilio inbound helpers
@@ -285,3 +314,14 @@ def test_public_surface_is_exported() -> None:
     for module in (onduty.notify, onduty.notify.channels):
         assert len(set(module.__all__)) == len(module.__all__)
         assert all(hasattr(module, name) for name in module.__all__)
+
+
+def test_a_reminder_is_a_notice_without_buttons() -> None:
+    text = "The postmortem of incident 42 was due 2026-12-05 11:32 (Asia/Kolkata) and is draft"
+    message = make_message(event="reminder", text=text)
+    assert render.offered_actions(message) == []
+    assert render.sms_body(message) == f"onduty reminder: {text}"
+    assert render.subject(message).endswith("(reminder)")
+    assert text in render.text_body(message)
+    _, blocks = render.slack_message(message)
+    assert len(blocks) == 1 and ":memo:" in blocks[0]["text"]["text"]

@@ -41,18 +41,26 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
 # --- policy ---------------------------------------------------------------------------------
 
 
-def _problems(file: Path) -> tuple[Any, list[Problem]]:
+def _problems(file: Path, *, runbook_errors: bool = True) -> tuple[Any, list[Problem]]:
+    """The policy file's problems and its runbooks folder's. Without `runbook_errors` (for
+    apply) a runbook file's own errors are left out: apply reports them itself, keeping that
+    runbook's stored version, and they do not stop the rest of the policy."""
     from onduty.policy import PolicyError, lint, load_file
+    from onduty.runbooks.lint import lint_runbooks
 
     try:
         policy, lines = load_file(file)
     except PolicyError as exc:
         return None, exc.problems
-    return policy, lint(policy, lines, now=clock().now())
+    problems = lint(policy, lines, now=clock().now())
+    for problem in lint_runbooks(policy, file, lines):
+        if runbook_errors or problem.file is None or problem.severity != "error":
+            problems.append(problem)
+    return policy, problems
 
 
-def load_and_lint(file: Path) -> tuple[Any, list[str], bool]:
-    policy, problems = _problems(file)
+def load_and_lint(file: Path, *, runbook_errors: bool = True) -> tuple[Any, list[str], bool]:
+    policy, problems = _problems(file, runbook_errors=runbook_errors)
     return (
         policy,
         [p.format(str(file)) for p in problems],
@@ -66,7 +74,11 @@ def policy_lint(file: Path, as_json: AsJson = False) -> None:
     if as_json:
         _policy, problems = _problems(file)
         print_json(
-            [{"line": p.line, "severity": p.severity, "message": p.message} for p in problems]
+            [
+                {"file": p.file or str(file), "line": p.line, "severity": p.severity}
+                | {"message": p.message}
+                for p in problems
+            ]
         )
         if any(p.severity == "error" for p in problems):
             raise typer.Exit(1)
@@ -83,16 +95,28 @@ def policy_lint(file: Path, as_json: AsJson = False) -> None:
 @policy_app.command("apply")
 @friendly
 def policy_apply(file: Path, database_url: DatabaseUrl = None) -> None:
-    """Make the database match the policy file, in one transaction."""
-    policy, messages, failed = load_and_lint(file)
+    """Make the database match the policy file, in one transaction. A runbook file with errors
+    keeps its stored version (the error is printed and shown on its page); the rest applies."""
+    policy, messages, failed = load_and_lint(file, runbook_errors=False)
     for line in messages:
         err.print(line)
     if failed:
         raise typer.Exit(1)
     from onduty.policy import apply_policy
+    from onduty.runbooks.lint import folder_of
 
+    errors: list[str] = []
     with database(settings_for(database_url, demo=True).database_url) as session:
-        changes = apply_policy(session, policy, actor="cli", now=clock().now())
+        changes = apply_policy(
+            session,
+            policy,
+            actor="cli",
+            now=clock().now(),
+            runbooks=folder_of(policy, file),
+            errors=errors,
+        )
+    for line in errors:
+        err.print(line)
     for change in changes:
         out.print(change)
     if not changes:
@@ -111,15 +135,37 @@ def policy_export(
             help="Include the integration keys (secrets): for a backup, not for version control.",
         ),
     ] = False,
+    runbooks: Annotated[
+        Path | None,
+        typer.Option(
+            "--runbooks",
+            help="Write the runbooks into this folder (default with --output: runbooks/ beside "
+            "the file).",
+        ),
+    ] = None,
 ) -> None:
-    """Write the stored configuration as a policy file (to stdout unless --output). Integration
-    keys are left out unless --with-keys; applying the file keeps the stored ones."""
-    from onduty.policy import export_yaml
+    """Write the stored configuration as a policy file (to stdout unless --output), and the
+    runbooks as Markdown files into a folder. Integration keys are left out unless
+    --with-keys; applying the file keeps the stored ones."""
+    import os
 
+    from onduty.policy import export_policy, to_yaml
+    from onduty.runbooks import service as runbooks_service
+
+    if runbooks is None and output is not None:
+        runbooks = output.parent / "runbooks"
     with database(settings_for(database_url, demo=True).database_url) as session:
-        text = export_yaml(session, with_keys=with_keys)
+        doc = export_policy(session, with_keys=with_keys)
+        written = []
+        if runbooks is not None and runbooks_service.list_runbooks(session):
+            written = runbooks_service.export_folder(session, runbooks)
+            base = output.parent if output is not None else Path.cwd()
+            doc["runbooks"] = os.path.relpath(runbooks.resolve(), base.resolve()) + "/"
+    text = to_yaml(doc)
     if output is None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
         out.print(f"wrote {output}")
+    if written:
+        (out if output is not None else err).print(f"wrote {len(written)} runbooks to {runbooks}")

@@ -227,6 +227,7 @@ def _prepare_demo(settings: Settings) -> None:
     from onduty.auth import service as auth_service
     from onduty.db import migrate
     from onduty.policy import apply_policy
+    from onduty.runbooks.lint import folder_of
 
     migrate(settings.database_url)
     policy, messages, failed = load_and_lint(EXAMPLE_POLICY)
@@ -235,7 +236,8 @@ def _prepare_demo(settings: Settings) -> None:
     password = secrets.token_urlsafe(9)
     now = clock().now()
     with database(settings.database_url) as session:
-        for change in apply_policy(session, policy, actor="cli", now=now):
+        runbooks = folder_of(policy, EXAMPLE_POLICY)
+        for change in apply_policy(session, policy, actor="cli", now=now, runbooks=runbooks):
             out.print(f"demo: {change}")
         auth_service.create_login(
             session, username="admin", password=password, role="admin", now=now, actor="cli"

@@ -37,6 +37,7 @@ from onduty.notify.channels import (
 )
 from onduty.notify.targets import Call, Target, target_for
 from onduty.people.models import ContactMethod, Person
+from onduty.runbooks import service as runbooks_service
 from onduty.services.models import Service
 
 log = logging.getLogger("onduty.engine.deliver")
@@ -212,6 +213,7 @@ def _message(
     base = settings.base_url.rstrip("/")
     if incident is not None:
         service = session.get(Service, incident.service_id)
+        runbooks = runbooks_service.for_incident(session, incident)
         info = IncidentInfo(
             id=str(incident.id),
             number=incident.number,
@@ -221,6 +223,9 @@ def _message(
             service=service.name if service else incident.service_id,
             team=incident.team_id,
             url=f"{base}/incidents/{incident.id}",
+            runbook_url=f"{base}/runbooks/{runbooks[0].id}" if runbooks else None,
+            runbook_title=runbooks[0].title if runbooks else None,
+            runbook_short_url=f"{base}/rb/{incident.id}" if runbooks else None,
         )
         for action, key in ((ACTION_ACKNOWLEDGE, "acknowledge"), (ACTION_RESOLVE, "resolve")):
             token = links.sign(

@@ -21,6 +21,7 @@ from onduty.clock import Clock
 from onduty.config import Settings
 from onduty.db import dialect, wake
 from onduty.engine import deliver, instance
+from onduty.engine import reminders as reminder_job
 from onduty.engine.audit import audit
 from onduty.engine.deliver import Prepared
 from onduty.engine.instance import Identity
@@ -32,6 +33,7 @@ from onduty.notify import outbox
 from onduty.notify.channels import Channel
 from onduty.notify.targets import Target
 from onduty.people.models import Person
+from onduty.postmortems import service as postmortems_service
 from onduty.schedules import service as schedules_service
 from onduty.schedules.rotation import Handoff
 
@@ -43,6 +45,7 @@ SENDERS = 16  # sends in flight at once
 PAGE_RESERVE = 4  # senders only pages may use, so a mass mailing never makes a page wait
 INSTANCE_TTL = timedelta(seconds=15)  # an engine silent this long (or 3 ticks) is dead
 MIN_SLEEP = 0.02  # seconds
+DRAFTS_LOOK_BACK = timedelta(days=7)  # incidents resolved before postmortems existed get none
 
 
 class Engine:
@@ -314,6 +317,8 @@ class Engine:
         if not self.hold_lease(now):
             return 0
         count = self.shift_notices(now)
+        count += self.postmortem_drafts(now)
+        count += self.reminders(now)
         with self.session_factory() as session:
             self.last_audit = audit(session, now=now, tick=self.settings.engine_tick)
         return count
@@ -361,6 +366,26 @@ class Engine:
                 ):
                     count += _shift_notice(session, team_id, handoff, now)
         return count
+
+    def postmortem_drafts(self, now: datetime) -> int:
+        """Drafts for incidents resolved where no draft was opened at once (by a monitor,
+        Slack, SMS, the command line), within a tick of their resolution."""
+        with self.session_factory() as session, session.begin():
+            since = now - DRAFTS_LOOK_BACK
+            found = postmortems_service.missing_drafts(session, since=since)
+            for incident in found:
+                postmortems_service.open_draft(
+                    session,
+                    incident=incident,
+                    now=now,
+                    due_days=self.settings.postmortem_due_days,
+                )
+            return len(found)
+
+    def reminders(self, now: datetime) -> int:
+        """Overdue postmortems and runbook tasks: a notice to each owner once a working day."""
+        with self.session_factory() as session, session.begin():
+            return reminder_job.remind_overdue(session, now=now, base_url=self.settings.base_url)
 
 
 def _shift_notice(session: Session, team_id: str, handoff: Handoff, now: datetime) -> int:

@@ -121,7 +121,19 @@ class IncidentOut(BaseModel):
     handover: dict[str, Any] | None = None
 
 
+class IncidentRunbook(BaseModel):
+    """A runbook the incident matches (most specific first) and the verdict given on it."""
+
+    id: str
+    title: str
+    version: int
+    url: str
+    verdict: str | None = None
+
+
 class IncidentDetail(IncidentOut):
     timeline: list[TimelineOut]
     alerts: list[AlertOut]
     notifications: list[NotificationOut]
+    runbooks: list[IncidentRunbook] = []
+    postmortem: str | None = None  # its status, when the incident has one

@@ -24,6 +24,7 @@ EVENT_LABELS: Final[Mapping[str, str]] = {
     "incident.handed_over": "handed over to you",
     "oncall.shift_started": "on-call shift started",
     "test": "test",
+    "reminder": "reminder",
 }
 SMS_REPLY_CODES: Final[Mapping[IncidentAction, str]] = {"acknowledge": "A", "resolve": "R"}
 """Reply `<number><code>` (e.g. `42A`) to an SMS to act on incident `number`."""
@@ -40,6 +41,7 @@ _SLACK_EMOJI: Final[Mapping[str, str]] = {
     "incident.handed_over": ":wrench:",
     "oncall.shift_started": ":calendar:",
     "test": ":wave:",
+    "reminder": ":memo:",
 }
 _DEFAULT_TEXT: Final[Mapping[str, str]] = {
     "oncall.shift_started": "Your on-call shift has started.",
@@ -50,7 +52,7 @@ _DEFAULT_TEXT: Final[Mapping[str, str]] = {
 def offered_actions(message: Message) -> list[IncidentAction]:
     """Return the actions that still make sense: both while triggered, resolve once acked."""
     incident = message.incident
-    if incident is None or incident.status == "resolved":
+    if incident is None or incident.status == "resolved" or message.event == "reminder":
         return []
     if incident.status == "acknowledged" or message.event == "incident.acknowledged":
         return [ACTION_RESOLVE]
@@ -74,7 +76,9 @@ def subject(message: Message) -> str:
     """Return the e-mail subject, e.g. `[P1] #42 Storefront: checkout 500s (triggered)`."""
     incident = message.incident
     if incident is None:
-        label = "Test notification" if message.event == "test" else "On-call shift started"
+        label = {"test": "Test notification", "reminder": "Reminder"}.get(
+            message.event, "On-call shift started"
+        )
         return f"[onduty] {label}"
     return (
         f"[{incident.priority}] #{incident.number} {incident.service}: {incident.title} "
@@ -99,6 +103,8 @@ def text_body(message: Message) -> str:
         for action, url in _action_links(message):
             lines.append(f"{action.capitalize()}: {url}")
         lines.append(f"Open: {incident.url}")
+        if incident.runbook_url:
+            lines.append(f"Runbook ({incident.runbook_title}): {incident.runbook_url}")
     else:
         lines.append(headline(message))
     lines += ["", f"-- onduty (notification {message.idempotency_key})"]
@@ -124,6 +130,8 @@ _HTML = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).fr
 <p>{% for action, url in links %}<a href="{{ url }}" style="{{ button_style }}
 {{- '#2e7d32' if action == 'resolve' else '#c62828' }}">{{ action | capitalize }}</a>
 {% endfor %}<a href="{{ incident.url }}">Open incident #{{ incident.number }}</a></p>
+{% if incident.runbook_url %}<p>Runbook: <a href="{{ incident.runbook_url }}">
+{{- incident.runbook_title }}</a></p>{% endif %}
 {% else %}<p>{{ headline }}</p>
 {% endif %}<p style="color: #777; font-size: small">onduty notification {{ key }}</p>
 </body></html>
@@ -149,6 +157,8 @@ def sms_body(message: Message) -> str:
     """Return the SMS text: the headline and reply codes in one segment, plus the acknowledge
     link when the whole still fits in `SMS_MAX_LENGTH` characters."""
     incident = message.incident
+    if message.event == "reminder" and message.text:
+        return _clip(f"onduty reminder: {message.text}", SMS_MAX_LENGTH)
     if incident is None:
         return _clip(f"onduty: {headline(message)}", SMS_CORE_LENGTH)
     prefix = f"onduty {incident.priority} #{incident.number} {incident.service}: "
@@ -159,10 +169,12 @@ def sms_body(message: Message) -> str:
     room = SMS_CORE_LENGTH - len(prefix) - len(tail)
     core = prefix + _clip(incident.title, max(room, 10)) + tail
     ack_url = message.actions.get(ACTION_ACKNOWLEDGE)
-    if ACTION_ACKNOWLEDGE in offered and ack_url:
-        with_link = f"{core}. Ack: {ack_url}"
-        if len(with_link) <= SMS_MAX_LENGTH:
-            return with_link
+    ack = f". Ack: {ack_url}" if ACTION_ACKNOWLEDGE in offered and ack_url else ""
+    runbook = f" Runbook: {incident.runbook_short_url}" if incident.runbook_short_url else ""
+    # The acknowledge link matters more than the runbook's, which comes first when both fit.
+    for tail in (ack + runbook, ack, runbook):
+        if tail and len(core + tail) <= SMS_MAX_LENGTH:
+            return core + tail
     return core
 
 
@@ -203,6 +215,11 @@ def slack_message(message: Message) -> tuple[str, list[dict[str, Any]]]:
     )
     if message.text:
         summary += "\n" + _slack_escape(message.text)
+    if incident.runbook_url:
+        summary += (
+            f"\nRunbook: <{_slack_escape(incident.runbook_url)}|"
+            f"{_slack_escape(incident.runbook_title or 'runbook')}>"
+        )
     blocks: list[dict[str, Any]] = [_section(f"incident-{incident.id}", summary)]
     buttons = [_slack_button(action, incident) for action in offered_actions(message)]
     if buttons:
@@ -240,6 +257,8 @@ def webhook_payload(message: Message) -> dict[str, Any]:
     }
     if message.text is not None:
         payload["text"] = message.text
+    if incident is not None:
+        payload["runbook_url"] = incident.runbook_url
     return payload
 
 

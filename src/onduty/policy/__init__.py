@@ -1,7 +1,7 @@
 """Policy as code: the version 1 file's schema, its loader and lint, apply and export."""
 
 from onduty.policy.apply import apply_policy
-from onduty.policy.export import export_policy, export_yaml
+from onduty.policy.export import export_policy, export_yaml, to_yaml
 from onduty.policy.lint import lint
 from onduty.policy.loader import Lines, PolicyError, Problem, load_file, parse_text
 from onduty.policy.schema import PolicyFile
@@ -17,4 +17,5 @@ __all__ = [
     "lint",
     "load_file",
     "parse_text",
+    "to_yaml",
 ]

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -19,6 +20,7 @@ from onduty.clock import SystemClock
 from onduty.db import config_version
 from onduty.policy.schema import PolicyFile
 from onduty.policy.state import Record, State, from_database, from_policy
+from onduty.runbooks import service as runbooks_service
 
 
 def new_integration_key() -> str:
@@ -60,9 +62,13 @@ def apply_policy(
     new_key: Callable[[], str] = new_integration_key,
     actor: str = audit.SYSTEM,
     now: datetime | None = None,
+    runbooks: Path | None = None,
+    errors: list[str] | None = None,
 ) -> list[str]:
     """Write `policy` into the database; return one line per created, changed or removed object,
     each recorded in the audit log as done by `actor` at `now` (default: the system clock).
+    `runbooks` is the policy's runbooks folder (resolved against the file's place); a runbook
+    file that cannot be used keeps its stored version, and is reported in `errors`.
 
     The caller commits; an exception leaves the transaction to be rolled back whole.
     """
@@ -128,6 +134,12 @@ def apply_policy(
 
     _sync_windows(session, want, have, changes)
     session.flush()
+    if runbooks is not None:
+        applied = runbooks_service.apply_folder(session, runbooks, actor=actor, now=changes.now)
+        changes.lines += applied.lines
+        changes.records += applied.audit
+        if errors is not None:
+            errors += applied.errors
     audit.record_all(session, changes.records)
     return changes.lines
 

@@ -170,6 +170,8 @@ def export_policy(session: Session, *, with_keys: bool = False) -> dict[str, Any
 
 
 def export_yaml(session: Session, *, with_keys: bool = False) -> str:
-    return yaml.safe_dump(
-        export_policy(session, with_keys=with_keys), sort_keys=False, allow_unicode=True, width=100
-    )
+    return to_yaml(export_policy(session, with_keys=with_keys))
+
+
+def to_yaml(doc: dict[str, Any]) -> str:
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)

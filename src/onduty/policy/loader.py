@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from onduty.policy.schema import PolicyFile
 
 PathT = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,11 @@ class Problem:
     message: str
     path: PathT = ()
     line: int = 0
+    file: str | None = None  # another file than the policy file (a runbook)
 
     def format(self, filename: str) -> str:
         tag = "" if self.severity == "error" else f"{self.severity}: "
-        return f"{filename}:{self.line}: {tag}{self.message}"
+        return f"{self.file or filename}:{self.line}: {tag}{self.message}"
 
 
 @dataclass
@@ -129,6 +131,12 @@ def _value_at(data: Any, loc: PathT) -> Any:
 
 def parse_text(text: str) -> tuple[PolicyFile, Lines]:
     """Parse policy YAML; raise PolicyError listing every problem (path-located, with lines)."""
+    return parse_model(text, PolicyFile)
+
+
+def parse_model(text: str, model: type[M]) -> tuple[M, Lines]:
+    """Parse YAML into `model` strictly (the policy file, a runbook's front matter); raise
+    PolicyError listing every problem with its line in `text`."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -144,7 +152,7 @@ def parse_text(text: str) -> tuple[PolicyFile, Lines]:
     if not isinstance(data, dict):
         raise PolicyError([Problem("error", "the top level must be a mapping", (), 1)])
     try:
-        policy = PolicyFile.model_validate(data)
+        policy = model.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
             loc, message = _describe(error, data)

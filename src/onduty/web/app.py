@@ -16,11 +16,24 @@ from onduty.db import make_engine, make_session_factory
 from onduty.db.group_commit import GroupCommit
 from onduty.incidents.admission import Admission
 from onduty.web import errors
-from onduty.web.api import actions, admin, docs, health, incidents, intake, metrics, schedules
+from onduty.web.api import (
+    actions,
+    admin,
+    docs,
+    health,
+    incidents,
+    intake,
+    metrics,
+    postmortems,
+    runbooks,
+    schedules,
+)
 from onduty.web.limits import RequestLimits
 from onduty.web.security import SecurityMiddleware
 from onduty.web.ui import access, common, pages, people, report
 from onduty.web.ui import incidents as incident_pages
+from onduty.web.ui import postmortems as postmortem_pages
+from onduty.web.ui import runbooks as runbook_pages
 
 HERE = Path(__file__).parent
 
@@ -58,12 +71,16 @@ def create_app(
     app.include_router(actions.router)
     app.include_router(admin.router)
     app.include_router(schedules.router)
+    app.include_router(runbooks.router)
+    app.include_router(postmortems.router)
     app.include_router(schedules.feeds)
     app.include_router(access.router)
     app.include_router(pages.router)
     app.include_router(incident_pages.router)
     app.include_router(people.router)
     app.include_router(report.router)
+    app.include_router(runbook_pages.router)
+    app.include_router(postmortem_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityMiddleware, base_url=settings.base_url)
     return app

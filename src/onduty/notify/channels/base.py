@@ -15,8 +15,9 @@ EVENTS: Final = (
     "incident.handed_over",
     "oncall.shift_started",
     "test",
+    "reminder",
 )
-"""Every `Message.event` (SPEC §6.3)."""
+"""Every `Message.event` (SPEC §6.3, and `reminder`: overdue postmortems and runbook tasks)."""
 
 CHANNEL_TYPES: Final = ("email", "sms", "voice", "slack", "webhook")
 """Every contact-method type a channel can serve."""
@@ -41,6 +42,10 @@ class IncidentInfo:
     service: str
     team: str
     url: str
+    # The incident's best-matching runbook: its page, and a short link for SMS (/rb/<id>).
+    runbook_url: str | None = None
+    runbook_title: str | None = None
+    runbook_short_url: str | None = None
 
 
 @dataclass(frozen=True)

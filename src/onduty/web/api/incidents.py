@@ -19,11 +19,15 @@ from onduty.incidents.schemas import (
     IncidentCreate,
     IncidentDetail,
     IncidentOut,
+    IncidentRunbook,
     IncidentUpdate,
     NotificationOut,
     TimelineOut,
 )
 from onduty.notify.models import OutboxMessage
+from onduty.postmortems import service as postmortems_service
+from onduty.runbooks import service as runbooks_service
+from onduty.runbooks.models import RunbookFeedback
 from onduty.web.deps import Caller, TokenFirstRoute, get_session, require, wake_engine
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"], route_class=TokenFirstRoute)
@@ -80,8 +84,29 @@ def detail(session: Session, incident: Incident) -> IncidentDetail:
         .where(OutboxMessage.incident_id == incident.id, OutboxMessage.person_id.is_not(None))
         .order_by(OutboxMessage.id)
     )
+    verdicts = dict(
+        session.execute(
+            select(RunbookFeedback.runbook_id, RunbookFeedback.verdict).where(
+                RunbookFeedback.incident_id == incident.id
+            )
+        ).all()
+    )
+    postmortem = postmortems_service.get_postmortem(
+        session, incident_id=incident.id, missing_ok=True
+    )
     return IncidentDetail(
         **out(incident).model_dump(),
+        runbooks=[
+            IncidentRunbook(
+                id=r.id,
+                title=r.title,
+                version=r.version,
+                url=f"/runbooks/{r.id}",
+                verdict=verdicts.get(r.id),
+            )
+            for r in runbooks_service.for_incident(session, incident)
+        ],
+        postmortem=postmortem.status if postmortem else None,
         timeline=[
             TimelineOut(at=e.at, kind=e.kind, actor=e.actor, channel=e.channel, data=e.data)
             for e in incidents_service.incident_timeline(session, incident_id=incident.id)
@@ -207,13 +232,13 @@ def _action(name: str):  # type: ignore[no-untyped-def]
         session: Session = Depends(get_session),
         caller: Caller = Depends(require("responder")),
     ) -> IncidentDetail:
+        now = request.app.state.clock.now()
         incident = operation(
-            session,
-            incident_id=incident_id,
-            actor=actor(caller),
-            channel="api",
-            now=request.app.state.clock.now(),
+            session, incident_id=incident_id, actor=actor(caller), channel="api", now=now
         )
+        if name == "resolve":
+            due_days = request.app.state.settings.postmortem_due_days
+            postmortems_service.open_draft(session, incident=incident, now=now, due_days=due_days)
         result = detail(session, incident)
         session.commit()
         wake_engine(request)

@@ -18,6 +18,10 @@ from onduty.bounds import Id
 from onduty.errors import InvalidInput, NotFound, OndutyError
 from onduty.incidents import service as incidents_service
 from onduty.notify import models as ob
+from onduty.postmortems import service as postmortems_service
+from onduty.runbooks import parse as runbook_files
+from onduty.runbooks import service as runbooks_service
+from onduty.runbooks.models import RunbookFeedback
 from onduty.web.deps import get_session, wake_engine
 from onduty.web.errors import status_for
 from onduty.web.ui.common import (
@@ -299,9 +303,25 @@ def _incident_context(session: Session, incident_id: int, now: datetime) -> dict
             .order_by(ob.OutboxMessage.id)
         )
     ]
+    matched = runbooks_service.for_incident(session, incident)
+    given = {
+        f.runbook_id: f
+        for f in session.scalars(
+            select(RunbookFeedback).where(RunbookFeedback.incident_id == incident.id)
+        )
+    }
+    runbooks = [
+        {"runbook": r, "html": runbook_files.to_html(r.text), "feedback": given.get(r.id)}
+        for r in matched
+    ]
     return {
         "incident": incident,
         "service": service,
+        "postmortem": postmortems_service.get_postmortem(
+            session, incident_id=incident.id, missing_ok=True
+        ),
+        "runbooks": runbooks,
+        "verdicts": runbooks_service.VERDICTS,
         "zone": zone,
         "age": age(now, incident.created_at),
         "created": when(incident.created_at, zone, seconds=True),
@@ -383,6 +403,27 @@ async def _change(
             incidents_service.ACTIONS[name](
                 session, incident_id=incident_id, actor=viewer.actor, channel="web", now=now
             )
+            if name == "resolve":
+                incident = incidents_service.get_incident(session, incident_id=incident_id)
+                postmortems_service.open_draft(
+                    session,
+                    incident=incident,
+                    now=now,
+                    due_days=request.app.state.settings.postmortem_due_days,
+                )
+            if name == "resolve" and form.get("verdict"):
+                # Resolving asks whether the runbook was enough (SPEC §1 rule 9).
+                runbooks_service.give_feedback(
+                    session,
+                    incident_id=incident_id,
+                    runbook_id=str(form.get("runbook", "")),
+                    verdict=str(form.get("verdict", "")),
+                    missing=str(form.get("missing", "")),
+                    actor=viewer.actor,
+                    now=now,
+                    due_days=request.app.state.settings.runbook_task_due_days,
+                    channel="web",
+                )
         elif name == "handover":
             links = [x.strip() for x in str(form.get("links", "")).splitlines() if x.strip()]
             for field, limit in (("actual", 20000), ("ideal", 20000), ("tried", 20000)):
@@ -432,20 +473,27 @@ async def _change(
         session.commit()
     except OndutyError as exc:
         session.rollback()
-        try:
-            context = _incident_context(session, incident_id, now)
-        except NotFound:
-            return render(request, "error.html", viewer, status_code=404, message=exc.message)
-        return render(
-            request,
-            "incident.html",
-            viewer,
-            status_code=status_for(exc),
-            error=exc.message,
-            **context,
-        )
+        return incident_error(request, session, viewer, incident_id, exc)
     wake_engine(request)
     return see_other(f"/incidents/{incident_id}")
+
+
+def incident_error(
+    request: Request, session: Session, viewer: Viewer, incident_id: int, exc: OndutyError
+) -> Response:
+    """The incident page again, with what was wrong with the form just sent."""
+    try:
+        context = _incident_context(session, incident_id, request.app.state.clock.now())
+    except NotFound:
+        return render(request, "error.html", viewer, status_code=404, message=exc.message)
+    return render(
+        request,
+        "incident.html",
+        viewer,
+        status_code=status_for(exc),
+        error=exc.message,
+        **context,
+    )
 
 
 def _action_route(name: str) -> Callable[..., Awaitable[Response]]:
