@@ -213,7 +213,7 @@ def _message(
     base = settings.base_url.rstrip("/")
     if incident is not None:
         service = session.get(Service, incident.service_id)
-        runbooks = runbooks_service.for_incident(session, incident)
+        runbooks = runbooks_service.matched(session, incident)
         info = IncidentInfo(
             id=str(incident.id),
             number=incident.number,

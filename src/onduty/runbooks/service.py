@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, defer
 
 from onduty import localtime
 from onduty.audit import service as audit
-from onduty.db.memo import forget, remembered
+from onduty.db import config_version
+from onduty.db.config_version import configured
 from onduty.errors import InvalidInput, InvalidTransition, NotFound
 from onduty.incidents.models import Alert, Incident
 from onduty.incidents.service import locked, record_stage
@@ -52,7 +53,7 @@ def apply_folder(session: Session, path: Path, *, actor: str, now: datetime) -> 
     stage `runbook_updated` on their incidents. A file that fails keeps the stored version in
     use and stores the error on the runbook (shown on its page). A runbook whose file is gone
     is retired (kept, with its verdicts, but matched no more)."""
-    forget(session, "runbooks.active")
+    config_version.bump(session)  # every process matches against the new index
     stored = {r.id: r for r in session.scalars(select(Runbook))}
     # A file whose hash is the stored version's is not parsed again: it was checked then.
     unchanged = {i: r.content_hash for i, r in stored.items() if r.active and r.error is None}
@@ -197,34 +198,50 @@ def matches(
     return any(all(lab.get(k) == v for k, v in match.items()) for lab in labels)
 
 
-def for_incident(session: Session, incident: Incident) -> list[Runbook]:
-    """The incident's runbooks, most specific first (more `match` labels), then by id."""
+@dataclass(frozen=True)
+class Matched:
+    """A runbook that matches an incident: what a notification links to."""
+
+    id: str
+    title: str
+    services: tuple[str, ...]
+    match: dict[str, str]
+
+
+def matched(session: Session, incident: Incident) -> list[Matched]:
+    """The incident's runbooks, most specific first (more `match` labels), then by id. One
+    query (its alerts' labels): the runbooks' index is kept between transactions until the
+    configuration changes (`policy apply` bumps its version), since every page asks."""
     labels = [
         a or {}
         for a in session.scalars(select(Alert.labels).where(Alert.incident_id == incident.id))
     ]
-    # What matching needs, read once per session: a claim batch of the engine builds many
-    # messages, each wanting its incident's runbooks.
-    index = remembered(session, "runbooks.active", None, lambda: _match_index(session))
-    ids = [
-        ident
-        for ident, services, match in index
-        if matches(services, match, incident.service_id, labels)
-    ]
-    if not ids:
-        return []
-    # One query for the matched rows; their text (the largest column) loads when shown.
-    found = list(
-        session.scalars(select(Runbook).where(Runbook.id.in_(ids)).options(defer(Runbook.text)))
-    )
+    index = configured(session, "runbooks.index", None, lambda: _match_index(session))
+    found = [r for r in index if matches(list(r.services), r.match, incident.service_id, labels)]
     return sorted(found, key=lambda r: (-len(r.match), r.id))
 
 
-def _match_index(session: Session) -> list[tuple[str, list[str], dict[str, str]]]:
+def for_incident(session: Session, incident: Incident) -> list[Runbook]:
+    """The incident's runbook rows, in `matched` order; their text (the largest column) loads
+    when shown."""
+    order = [r.id for r in matched(session, incident)]
+    if not order:
+        return []
+    rows = session.scalars(
+        select(Runbook).where(Runbook.id.in_(order)).options(defer(Runbook.text))
+    )
+    by_id = {row.id: row for row in rows}
+    return [by_id[i] for i in order if i in by_id]
+
+
+def _match_index(session: Session) -> list[Matched]:
     rows = session.execute(
-        select(Runbook.id, Runbook.services, Runbook.match).where(Runbook.active)
+        select(Runbook.id, Runbook.title, Runbook.services, Runbook.match).where(Runbook.active)
     ).all()
-    return [(ident, list(services), dict(match)) for ident, services, match in rows]
+    return [
+        Matched(ident, title, tuple(services), dict(match))
+        for ident, title, services, match in rows
+    ]
 
 
 # --- verdicts and tasks -----------------------------------------------------------------------
