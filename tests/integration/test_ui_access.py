@@ -24,7 +24,7 @@ def demo(session_factory: sessionmaker[Session], clock: FakeClock) -> sessionmak
     return session_factory
 
 
-PAGES = ["/", "/teams", "/teams/checkout", "/services", "/policy", "/audit", "/tokens"]
+PAGES = ["/", "/teams", "/teams/checkout", "/services", "/policy", "/audit", "/tokens", "/dryrun"]
 
 
 @pytest.mark.parametrize("path", PAGES)

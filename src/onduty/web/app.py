@@ -16,10 +16,22 @@ from onduty.db import make_engine, make_session_factory
 from onduty.db.group_commit import GroupCommit
 from onduty.incidents.admission import Admission
 from onduty.web import errors
-from onduty.web.api import actions, admin, docs, health, incidents, intake, metrics, schedules
+from onduty.web.api import (
+    actions,
+    admin,
+    docs,
+    dryrun,
+    health,
+    incidents,
+    intake,
+    metrics,
+    schedules,
+    slack,
+)
 from onduty.web.limits import RequestLimits
 from onduty.web.security import SecurityMiddleware
 from onduty.web.ui import access, common, pages, people
+from onduty.web.ui import dryrun as dryrun_page
 from onduty.web.ui import incidents as incident_pages
 
 HERE = Path(__file__).parent
@@ -56,13 +68,16 @@ def create_app(
     app.include_router(intake.router)
     app.include_router(incidents.router)
     app.include_router(actions.router)
+    app.include_router(slack.router)
     app.include_router(admin.router)
     app.include_router(schedules.router)
     app.include_router(schedules.feeds)
+    app.include_router(dryrun.router)
     app.include_router(access.router)
     app.include_router(pages.router)
     app.include_router(incident_pages.router)
     app.include_router(people.router)
+    app.include_router(dryrun_page.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityMiddleware, base_url=settings.base_url)
     return app

@@ -6,5 +6,6 @@ from __future__ import annotations
 from onduty.notify.targets.base import Call, Target
 from onduty.notify.targets.http import HttpTarget
 from onduty.notify.targets.registry import build_targets, target_for
+from onduty.notify.targets.slack import SlackTarget
 
-__all__ = ["Call", "HttpTarget", "Target", "build_targets", "target_for"]
+__all__ = ["Call", "HttpTarget", "SlackTarget", "Target", "build_targets", "target_for"]
