@@ -214,10 +214,14 @@ class JiraServer(RecordingServer):
 
 
 class SlackServer(RecordingServer):
-    """Slack's Web API `chat.postMessage`: HTTP 200 JSON with `ok`, as Slack answers.
+    """Slack's Web API: `chat.postMessage`, `chat.update` and `views.open` (HTTP 200 JSON with
+    `ok`, as Slack answers), and the `response_url` of slash commands and interactions
+    (`/response/...`: HTTP 200 `ok`, text/plain, as hooks.slack.com answers).
 
     `destinations` maps a user or channel id we may post to onto the conversation id Slack
-    reports back (a DM to user U… is posted in conversation D…).
+    reports back (a DM to user U… is posted in conversation D…). `messages` keeps each posted
+    message by (conversation, ts), so chat.update and thread replies are checked against what
+    exists; `triggers` are the trigger ids views.open accepts.
     """
 
     def __init__(self, token: str, destinations: dict[str, str]) -> None:
@@ -225,19 +229,47 @@ class SlackServer(RecordingServer):
         self.token = token
         self.destinations = destinations
         self._ts = itertools.count(100)
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.triggers: set[str] = set()
+
+    def calls(self, method: str) -> list[Any]:
+        """The JSON arguments of every call of one Web API method, in order."""
+        return [r.json() for r in self.requests if r.path == f"/api/{method}"]
+
+    def responses(self) -> list[Any]:
+        return [r.json() for r in self.requests if r.path.startswith("/response/")]
 
     def answer(self, request: Recorded) -> Reply:
-        if request.path != "/api/chat.postMessage":
+        if request.path.startswith("/response/"):
+            body = request.json()
+            if not body.get("text") and not body.get("blocks"):
+                return Reply(400, b"no_text", {"Content-Type": "text/plain"})
+            return Reply(200, b"ok", {"Content-Type": "text/plain"})
+        method = request.path.removeprefix("/api/")
+        if method not in ("chat.postMessage", "chat.update", "views.open"):
             return Reply.json(200, {"ok": False, "error": "unknown_method"})
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return Reply.json(200, {"ok": False, "error": "invalid_auth"})
         args = request.json()
+        if method == "views.open":
+            if args.get("trigger_id") not in self.triggers:
+                return Reply.json(200, {"ok": False, "error": "expired_trigger_id"})
+            view = {"id": "V0ONDUTY1", **args.get("view", {})}
+            return Reply.json(200, {"ok": True, "view": view})
         if not args.get("text") and not args.get("blocks"):
             return Reply.json(200, {"ok": False, "error": "no_text"})
         channel = self.destinations.get(args.get("channel", ""))
         if channel is None:
             return Reply.json(200, {"ok": False, "error": "channel_not_found"})
+        if method == "chat.update" or args.get("thread_ts"):
+            ts = args.get("ts") if method == "chat.update" else args.get("thread_ts")
+            if (channel, ts) not in self.messages:
+                return Reply.json(200, {"ok": False, "error": "message_not_found"})
+        if method == "chat.update":
+            self.messages[(channel, args["ts"])] = args
+            return Reply.json(200, {"ok": True, "channel": channel, "ts": args["ts"]})
         ts = f"1767225500.{next(self._ts):06d}"
+        self.messages[(channel, ts)] = args
         message = {"type": "message", "text": args.get("text"), "ts": ts, "bot_id": "B0ONDUTY1"}
         return Reply.json(200, {"ok": True, "channel": channel, "ts": ts, "message": message})
 

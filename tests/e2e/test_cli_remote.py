@@ -125,6 +125,9 @@ def test_reads_answer_as_on_the_database(served: Remote) -> None:
         ("override", "list", "--json"),
         ("incident", "show", "99"),
         ("who", "--team", "nope"),
+        ("dryrun", "--service", "payments", "--priority", "P3", "--at", "2026-11-28T23:00"),
+        ("dryrun", "--service", "storefront", "--at", "2026-11-26T17:30", "--json"),
+        ("dryrun", "--service", "nope"),
     ):
         here, there = served.local(*args), served.remote(*args)
         assert (there.returncode, there.stdout, there.stderr) == (

@@ -163,7 +163,7 @@ def test_a_signed_slack_payload_without_a_user_acts_as_nobody(world: World) -> N
         answer = slack_post(world, slack_body({**payload, "user": user}))
         assert answer.status_code == 422 and answer.json()["field"] == "payload", answer.text
     unknown = slack_post(world, slack_body({"user": {"id": "U0NOBODY"}, "actions": acks}))
-    assert unknown.status_code == 200 and "not a person onduty knows" in unknown.json()["text"]
+    assert unknown.status_code == 200 and "not linked to a person" in unknown.json()["text"]
     assert status(world) == "triggered"
 
 

@@ -52,6 +52,8 @@ NOT_AUDITED_ROUTES: dict[Route, str] = {
     ("POST", "/login"): "signing in changes nothing on anyone's behalf",
     ("POST", "/logout"): "signing out ends only the signed-in login's own sessions",
     ("POST", "/incidents/{incident_id}/postmortem/preview"): "renders the form; stores nothing",
+    ("POST", "/integrations/twilio/status"): "a provider's delivery report: the incident "
+    "timeline has it (notify.failed, notify.fallthrough)",
 }
 
 READ_ONLY_COMMANDS = {
@@ -65,6 +67,7 @@ READ_ONLY_COMMANDS = {
     "policy lint",
     "policy export",
     "runbook list",
+    "dryrun",
 }
 NOT_AUDITED_COMMANDS = {
     "db upgrade": "changes the schema, not the data",
@@ -334,6 +337,18 @@ def test_every_state_changing_route_writes_one_audit_row(
     )
     assert "resolved by Asha Rao" in texted.text, texted.text
     log.one(("POST", "/integrations/twilio/sms"), "asha", "incident.resolve", "incident", str(a))
+    c, c_number = report(session_factory, clock.now(), "Coupons ignored")
+    log.skip()
+    command = urlencode({"user_id": "U0ASHA", "text": f"ack {c_number}"}).encode()
+    slash = {
+        **slack,
+        "X-Slack-Signature": signing.slack_signature(SLACK_SECRET, stamp, command),
+    }
+    acked = client.post("/integrations/slack/commands", content=command, headers=slash)
+    assert acked.json()["text"] == f"#{c_number} is acknowledged by Asha Rao.", acked.text
+    log.one(
+        ("POST", "/integrations/slack/commands"), "asha", "incident.acknowledge", "incident", str(c)
+    )
 
     # The web UI, signed in as a responder with a person (the person is the actor).
     sign_in(client, "asha")

@@ -48,6 +48,7 @@ NEEDS: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/timezones"): "viewer",
     ("GET", "/api/v1/overrides"): "viewer",
     ("GET", "/api/v1/calendars"): "viewer",
+    ("GET", "/api/v1/dryrun"): "viewer",
     ("POST", "/api/v1/incidents"): "responder",
     ("PATCH", "/api/v1/incidents/{incident_id}"): "responder",
     ("POST", "/api/v1/incidents/{incident_id}/acknowledge"): "responder",

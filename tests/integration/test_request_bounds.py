@@ -147,7 +147,12 @@ def test_credentials_are_checked_before_the_body_is_read(
 def test_an_unconfigured_webhook_reads_no_body(
     client: TestClient, demo: sessionmaker[Session]
 ) -> None:
-    for path in ("/integrations/slack/interactions", "/integrations/twilio/sms"):
+    for path in (
+        "/integrations/slack/interactions",
+        "/integrations/slack/commands",
+        "/integrations/twilio/sms",
+        "/integrations/twilio/status",
+    ):
         status, _, asked = asgi_post(
             client.app,  # type: ignore[arg-type]
             path,

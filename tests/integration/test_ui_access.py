@@ -24,7 +24,17 @@ def demo(session_factory: sessionmaker[Session], clock: FakeClock) -> sessionmak
     return session_factory
 
 
-PAGES = ["/", "/teams", "/teams/checkout", "/services", "/policy", "/audit", "/tokens", "/runbooks"]
+PAGES = [
+    "/",
+    "/teams",
+    "/teams/checkout",
+    "/services",
+    "/policy",
+    "/audit",
+    "/tokens",
+    "/runbooks",
+    "/dryrun",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)

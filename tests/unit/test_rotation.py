@@ -545,6 +545,8 @@ def test_handoffs_list_every_incoming_person() -> None:
         Handoff("backend", "b0", z("2026-03-30T09:00")),
         Handoff("frontend", "f1", z("2026-03-31T00:00")),  # covering f0's day off
     ]
+    # Each names who held the slot just before: the outgoing person of shift-end messages.
+    assert [h.previous for h in got] == ["f0", "b0", "b1", "x", "f1", "b1", "f0"]
     # A handoff exactly at the end is left out; one just after the start is not a change.
     assert (
         handoffs(rota, z("2026-03-23T10:00") + timedelta(microseconds=1), z("2026-03-30T09:00"))

@@ -5,7 +5,7 @@ inside the command, so a short command starts fast."""
 
 from __future__ import annotations
 
-from onduty.cli import schedules, server
+from onduty.cli import dryrun, schedules, server
 from onduty.cli.access import integrations_app, token_app, user_app
 from onduty.cli.app import app
 from onduty.cli.incidents import incident_app
@@ -22,7 +22,7 @@ app.add_typer(schedules.override_app, name="override")
 app.add_typer(incident_app, name="incident")
 app.add_typer(runbook_app, name="runbook")
 
-__all__ = ["app", "main", "server"]
+__all__ = ["app", "dryrun", "main", "server"]
 
 
 def main() -> None:

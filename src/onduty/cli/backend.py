@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Protocol, TypedDict
+from typing import Annotated, Any, Protocol, TypedDict
 
 import typer
 
@@ -141,6 +141,10 @@ class Backend(Protocol):
 
     def act(self, action: str, incident_id: int, *, person: str | None) -> int:
         """Acknowledge, resolve or reopen; the incident's number."""
+        ...
+
+    def dry_run(self, *, service: str, priority: str, at: datetime | None) -> list[dict[str, Any]]:
+        """`GET /api/v1/dryrun`'s entries (escalation/dryrun.py: `documents`)."""
         ...
 
     def handover(self, incident_id: int, handover: Handover, *, person: str | None) -> int:

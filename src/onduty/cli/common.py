@@ -163,9 +163,9 @@ def instant(text: str, zone: str, what: str) -> datetime:
     """ISO 8601; a time without an offset is read in `zone` (the team's)."""
     try:
         value = datetime.fromisoformat(text)
-    except ValueError:
+        return localtime.to_utc(value, zone)
+    except (ValueError, OverflowError):
         raise CliError(f"--{what}: {text!r} is not an ISO 8601 date and time") from None
-    return localtime.to_utc(value, zone)
 
 
 def span(delta: timedelta) -> str:

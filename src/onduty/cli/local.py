@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from onduty.cli.backend import (
     Handover,
@@ -208,3 +208,11 @@ class LocalBackend:
             base_url=environment("ONDUTY_BASE_URL") or "",
         )
         return row.number
+
+    def dry_run(self, *, service: str, priority: str, at: datetime | None) -> list[dict[str, Any]]:
+        from onduty.escalation import dryrun
+
+        run = dryrun.dry_run(
+            self.session, service_id=service, at=at or clock().now(), priority=priority
+        )
+        return dryrun.documents(run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -68,22 +69,84 @@ def load_and_lint(file: Path, *, runbook_errors: bool = True) -> tuple[Any, list
     )
 
 
-@policy_app.command("lint")
-def policy_lint(file: Path, as_json: AsJson = False) -> None:
-    """Check a policy file; errors exit 1, warnings and notices are printed and exit 0."""
-    if as_json:
-        _policy, problems = _problems(file)
-        print_json(
-            [
-                {"file": p.file or str(file), "line": p.line, "severity": p.severity}
-                | {"message": p.message}
-                for p in problems
-            ]
+Paging = Annotated[
+    bool,
+    typer.Option(
+        "--paging",
+        help="Also dry-run a P1 for every service at every hour of the coming week (on a "
+        "scratch database holding this file) and report, as errors, where it would reach "
+        "nobody within ack_timeout or only through channels this server has not configured "
+        "(ONDUTY_SLACK_BOT_TOKEN, ONDUTY_TWILIO_*).",
+    ),
+]
+
+
+def paging_problems(file: Path, policy: Any) -> list[str]:
+    """`FILE: paging: ...` lines from escalation/dryrun.py's `paging_gaps`, run on a scratch
+    SQLite database that holds the file (so the check runs before the file is applied)."""
+    import tempfile
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from onduty import localtime
+    from onduty.db import make_engine, make_session_factory, migrate
+    from onduty.durations import format_duration
+    from onduty.errors import OndutyError
+    from onduty.escalation import dryrun
+    from onduty.notify.channels.registry import configured_types
+    from onduty.policy import apply_policy
+
+    now = clock().now()
+    # Whole UTC hours from the next one: the lines read "every hour from 10:00 to 14:00".
+    start = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    channels = configured_types(settings_for(None, demo=True))
+    with tempfile.TemporaryDirectory(prefix="onduty-paging-") as folder:
+        url = f"sqlite:///{folder}/paging.db"
+        migrate(url)
+        engine = make_engine(url)
+        try:
+            with make_session_factory(engine)() as session:
+                try:
+                    apply_policy(session, policy, actor="lint", now=now)
+                except (OndutyError, SQLAlchemyError, ValueError, KeyError) as exc:
+                    return [f"{file}: paging: not checked, the file does not apply: {exc}"]
+                ack, gaps = dryrun.paging_gaps(session, start=start, channels=channels)
+                session.rollback()
+        finally:
+            engine.dispose()
+    lines = []
+    for gap in gaps:
+        first, last = localtime.stamp(gap.start, gap.zone), localtime.stamp(gap.end, gap.zone)
+        when = f"at {first}" if gap.start == gap.end else f"every hour from {first} to {last}"
+        lines.append(
+            f"{file}: paging: {gap.service}: {when}, a P1 {gap.problem} within "
+            f"{format_duration(ack)}"
         )
-        if any(p.severity == "error" for p in problems):
+    return lines
+
+
+@policy_app.command("lint")
+@friendly
+def policy_lint(file: Path, as_json: AsJson = False, paging: Paging = False) -> None:
+    """Check a policy file; errors exit 1, warnings and notices are printed and exit 0."""
+    policy, problems = _problems(file)
+    failed = any(p.severity == "error" for p in problems)
+    # Also when lint found errors (a roster gap is one): whether a later step still reaches
+    # someone in time is what the paging check adds. Only a file that did not load is skipped.
+    gaps = paging_problems(file, policy) if paging and policy is not None else []
+    if as_json:
+        docs: list[dict[str, Any]] = [
+            {"file": p.file or str(file), "line": p.line, "severity": p.severity}
+            | {"message": p.message}
+            for p in problems
+        ]
+        docs += [{"file": str(file), "line": None, "severity": "error", "message": g} for g in gaps]
+        print_json(docs)
+        if failed or gaps:
             raise typer.Exit(1)
         return
-    _policy, messages, failed = load_and_lint(file)
+    messages = [p.format(str(file)) for p in problems] + gaps
+    failed = failed or bool(gaps)
     for line in messages:
         (err if failed else out).print(line)
     if failed:

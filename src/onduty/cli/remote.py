@@ -268,6 +268,12 @@ class HttpBackend:
         doc = self._call("POST", f"/incidents/{incident_id}/handover", json=dict(handover))
         return int(doc["number"])
 
+    def dry_run(self, *, service: str, priority: str, at: datetime | None) -> list[dict[str, Any]]:
+        params = {"service": service, "priority": priority}
+        if at is not None:
+            params["at"] = at.isoformat()
+        return list(self._call("GET", "/dryrun", params=params))
+
     def check(self) -> None:
         """Ask for something every token may read: a refused token or a wrong URL shows now."""
         self._call("GET", "/timezones")

@@ -44,6 +44,7 @@ log = logging.getLogger("onduty.engine.deliver")
 
 THROTTLE_WINDOW = timedelta(minutes=15)
 LINK_LIFETIME = timedelta(hours=24)
+AFTER_WAIT = timedelta(seconds=2)  # how long a call waits for the one it follows, each time
 UNCERTAIN = (
     "an engine stopped before the provider answered; resending with the same idempotency key"
 )
@@ -112,6 +113,11 @@ def claim(
                     outbox.skip(row, reason=value)
                     continue
                 payload = value
+            else:
+                after = _after(session, row, now)
+                if after is None:
+                    continue
+                payload = after
             outbox.hold(row, now=now, claimed_by=claimed_by)
             call = Call(row.event, payload, row.rule_key)
             out.append(Prepared(row.id, row.incident_id, row.target, page, claimed_by, call=call))
@@ -148,6 +154,58 @@ def claim(
         )
     session.flush()
     return out
+
+
+def _after(session: Session, row: ob.OutboxMessage, now: datetime) -> dict[str, Any] | None:
+    """A target call's payload, with `parent` set to the receipt (`provider_id`) of the row
+    its `after` key names: a reply in a Slack thread needs its parent's channel and ts. Until
+    the parent is sent the row waits (postponed, never dropped); if the parent failed or was
+    cancelled, the row is skipped. Such rows of one incident and target also go one at a
+    time, in the order they were queued (a thread's replies stay in order), and a row marked
+    `latest_only` (an edit of the whole message) is skipped when a newer one of its kind is
+    queued. None when the row is not to be sent now."""
+    payload = dict(row.payload or {})
+    after = payload.get("after")
+    if not after:
+        return payload
+    same = (
+        ob.OutboxMessage.target == row.target,
+        ob.OutboxMessage.incident_id == row.incident_id,
+    )
+    if payload.get("latest_only"):
+        newer = session.scalar(
+            select(ob.OutboxMessage.id)
+            .where(*same, ob.OutboxMessage.event == row.event, ob.OutboxMessage.id > row.id)
+            .limit(1)
+        )
+        if newer is not None:
+            outbox.skip(row, reason=f"skipped: superseded by outbox row {newer}")
+            return None
+    earlier = session.scalar(
+        select(ob.OutboxMessage.id)
+        .where(
+            *same,
+            ob.OutboxMessage.id < row.id,
+            ob.OutboxMessage.status.in_((ob.PENDING, ob.SENDING)),
+        )
+        .limit(1)
+    )
+    if earlier is not None:
+        outbox.postpone(row, until=now + AFTER_WAIT)
+        return None
+    parent = session.execute(
+        select(ob.OutboxMessage.status, ob.OutboxMessage.provider_id).where(
+            ob.OutboxMessage.rule_key == after
+        )
+    ).first()
+    if parent is None or parent.status in (ob.FAILED, ob.CANCELLED):
+        outbox.skip(row, reason=f"skipped: {after} was not sent")
+        return None
+    if parent.status != ob.SENT or not parent.provider_id:
+        outbox.postpone(row, until=now + AFTER_WAIT)
+        return None
+    payload["parent"] = parent.provider_id
+    return payload
 
 
 def _people(session: Session, row_ids: list[int]) -> dict[int, Any]:
@@ -329,6 +387,27 @@ def send(
         if row.person_id is not None:
             fall_through(session, row, now)
         return row.status
+
+
+def undelivered(session: Session, *, row_id: int, reason: str, now: datetime) -> int | None:
+    """A provider's later report that a sent message never reached the person (Twilio's
+    status callback): the row fails and the person is paged on their next contact method at
+    once, not after the step's wait. Returns the new row's id (None: nothing to do, or no
+    method left). A repeated report does nothing."""
+    row = outbox.record_undelivered(session, row_id=row_id, reason=reason)
+    if row is None:
+        return None
+    _timeline(
+        session,
+        row.incident_id,
+        now,
+        "notify.failed",
+        via=row.channel,
+        person=row.person_id,
+        error=reason,
+        outbox=row.id,
+    )
+    return fall_through(session, row, now)
 
 
 def fall_through(session: Session, row: ob.OutboxMessage, now: datetime) -> int | None:

@@ -36,6 +36,7 @@ from onduty.people.models import Person
 from onduty.postmortems import service as postmortems_service
 from onduty.schedules import service as schedules_service
 from onduty.schedules.rotation import Handoff
+from onduty.slack import threads as slack_threads
 
 log = logging.getLogger("onduty.engine")
 LEASE_TTL = timedelta(seconds=30)
@@ -180,7 +181,8 @@ class Engine:
             log.exception("could not remove this engine's heartbeat")
 
     def wake(self) -> None:
-        """There is new work: new incidents or steps, or outbox rows to deliver."""
+        """Something to do now: a new incident (paging) or a message queued by a request
+        (delivery; a Slack modal's trigger expires in 3 seconds)."""
         self._wake.set()
         self._send_wake.set()
 
@@ -355,8 +357,9 @@ class Engine:
             return True
 
     def shift_notices(self, now: datetime) -> int:
-        """`oncall.shift_started` to each incoming person, once per handoff (the outbox row's
-        unique key makes a second engine, or a lease handover, a no-op)."""
+        """At each handoff: the incoming person's shift start, the outgoing person's shift end
+        and a line in the team's Slack channel, once per handoff (the outbox rows' unique keys
+        make a second engine, or a lease handover, a no-op)."""
         since = now - max(self.settings.engine_tick * 5, timedelta(minutes=5))
         count = 0
         with self.session_factory() as session, session.begin():
@@ -389,7 +392,44 @@ class Engine:
 
 
 def _shift_notice(session: Session, team_id: str, handoff: Handoff, now: datetime) -> int:
-    person = session.get(Person, handoff.person)
+    """The incoming person's `oncall.shift_started`, the outgoing person's
+    `oncall.shift_ended`, and a line in the team's Slack channel (if it has one); each keyed
+    by the handoff, so a second engine queues none of them again. Returns the rows made."""
+    stamp = f"{handoff.at:%Y%m%dT%H%M%SZ}"
+    where = f"{team_id}/{handoff.slot}"
+    made = _to_person(
+        session,
+        handoff.person,
+        key=f"shift:{team_id}:{handoff.slot}:{handoff.person}:{stamp}",
+        event="oncall.shift_started",
+        text=f"Your on-call shift for {where} has started.",
+        now=now,
+    )
+    incoming = session.get(Person, handoff.person)
+    name = incoming.name if incoming else handoff.person
+    line = f":calendar: {where}: {name} is on call now"
+    if handoff.previous and handoff.previous != handoff.person:
+        made += _to_person(
+            session,
+            handoff.previous,
+            key=f"shift-end:{team_id}:{handoff.slot}:{handoff.previous}:{stamp}",
+            event="oncall.shift_ended",
+            text=f"Your on-call shift for {where} has ended; {name} takes over.",
+            now=now,
+        )
+        outgoing = session.get(Person, handoff.previous)
+        line += f", taking over from {outgoing.name if outgoing else handoff.previous}"
+    made += slack_threads.post_to_channel(
+        session, team_id=team_id, text=line + ".", key=f"shift:{where}:{stamp}", now=now
+    )
+    return made
+
+
+def _to_person(
+    session: Session, person_id: str, *, key: str, event: str, text: str, now: datetime
+) -> int:
+    """A notice to the person's first rule's contact method (else their first method)."""
+    person = session.get(Person, person_id)
     if person is None or not person.contact_methods:
         return 0
     rules = person.notification_rules
@@ -397,13 +437,13 @@ def _shift_notice(session: Session, team_id: str, handoff: Handoff, now: datetim
     made = outbox.enqueue(
         session,
         outbox.OutboxItem(
-            key=f"shift:{team_id}:{handoff.slot}:{handoff.person}:{handoff.at:%Y%m%dT%H%M%SZ}",
-            event="oncall.shift_started",
+            key=key,
+            event=event,
             due_at=now,
             person_id=person.id,
             contact_method_id=method.id,
             channel=method.type,
-            text=f"Your on-call shift for {team_id}/{handoff.slot} has started.",
+            text=text,
         ),
         now=now,
     )

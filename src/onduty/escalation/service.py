@@ -5,7 +5,7 @@ expanded into the outbox), stopping on acknowledge/resolve, and escalating on re
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from onduty.db import dialect
 from onduty.db.config_version import configured
+from onduty.escalation import plan
 from onduty.escalation.models import EscalationPolicy, EscalationState, Notification
 from onduty.incidents.models import Incident
 from onduty.incidents.timeline import timeline
@@ -20,6 +21,7 @@ from onduty.notify import outbox
 from onduty.people.models import ContactMethod, NotificationRule
 from onduty.schedules import service as schedules_service
 from onduty.services.models import Service
+from onduty.slack import threads as slack_threads
 
 
 def _timeline(session: Session, incident: Incident, now: datetime, kind: str, **data: Any) -> None:
@@ -39,7 +41,7 @@ def snapshot(session: Session, service: Service) -> tuple[str | None, dict[str, 
     return policy.id, {"repeat": policy.repeat, "steps": steps}
 
 
-def _service_snapshot(session: Session, service_id: str) -> tuple[str | None, dict[str, Any]]:
+def service_snapshot(session: Session, service_id: str) -> tuple[str | None, dict[str, Any]]:
     def make() -> tuple[str | None, dict[str, Any]]:
         service = session.get(Service, service_id)
         assert service is not None
@@ -51,7 +53,7 @@ def _service_snapshot(session: Session, service_id: str) -> tuple[str | None, di
 
 def start(session: Session, *, incident: Incident, now: datetime) -> EscalationState:
     """Begin (or, after a reopen, restart) escalation at step 0, due now."""
-    policy_id, policy = _service_snapshot(session, incident.service_id)
+    policy_id, policy = service_snapshot(session, incident.service_id)
     state = session.get(EscalationState, incident.id)
     if state is None:
         state = EscalationState(incident_id=incident.id)
@@ -89,68 +91,76 @@ def escalate_now(session: Session, *, incident: Incident, now: datetime) -> None
 def run_step(
     session: Session, *, incident: Incident, state: EscalationState, now: datetime
 ) -> None:
-    """Run the due step. A step whose targets name nobody is written on the timeline and falls
-    through to the next one at once: never silence."""
-    steps = state.policy.get("steps", [])
-    repeat = int(state.policy.get("repeat", 0))
-    while True:
-        if state.step >= len(steps):
-            if state.cycle < repeat and steps:
-                state.cycle, state.step = state.cycle + 1, 0
-                continue
-            state.finished, state.next_at = True, None
-            _timeline(session, incident, now, "escalation.exhausted", cycles=state.cycle + 1)
-            return
-        step = steps[state.step]
-        people: list[tuple[str, str]] = []
-        for target in step["notify"]:
-            for person in schedules_service.responders(
-                session,
-                team_id=incident.team_id,
-                discipline=incident.discipline,
-                target=target,
-                at=now,
-            ):
-                if person not in (p for p, _ in people):
-                    people.append((person, target))
-        if not people:
-            _timeline(
-                session,
-                incident,
-                now,
-                "escalation.nobody",
-                step=state.step + 1,
-                cycle=state.cycle,
-                targets=step["notify"],
-            )
-            state.step += 1
-            continue
-        event = (
-            "incident.triggered" if (state.step, state.cycle) == (0, 0) else "incident.escalated"
+    """Run the due step (escalation/plan.py decides which and whom). A step whose targets name
+    nobody is written on the timeline and falls through to the next one at once: never
+    silence."""
+
+    def resolve(target: str) -> list[str]:
+        return schedules_service.responders(
+            session,
+            team_id=incident.team_id,
+            discipline=incident.discipline,
+            target=target,
+            at=now,
         )
-        for person_id, target in people:
-            notify(
-                session,
-                incident=incident,
-                state=state,
-                person_id=person_id,
-                target=target,
-                event=event,
-                now=now,
-            )
+
+    outcome = plan.advance(
+        state.policy, step=state.step, cycle=state.cycle, at=now, resolve=resolve
+    )
+    for skipped in outcome.nobody:
         _timeline(
             session,
             incident,
             now,
-            "escalation.step",
-            step=state.step + 1,
-            cycle=state.cycle,
-            notified=[p for p, _ in people],
-            targets=step["notify"],
+            "escalation.nobody",
+            step=skipped.step + 1,
+            cycle=skipped.cycle,
+            targets=list(skipped.targets),
         )
-        state.step += 1
-        state.next_at = now + timedelta(seconds=int(step["wait_s"]))
+    state.step, state.cycle = outcome.step, outcome.cycle
+    run = outcome.run
+    if run is None:
+        state.finished, state.next_at = True, None
+        _timeline(session, incident, now, "escalation.exhausted", cycles=state.cycle + 1)
+        slack_threads.post_event(
+            session,
+            incident=incident,
+            text=":warning: The escalation policy ran out: nobody acknowledged.",
+            now=now,
+            key=f"g{incident.generation}:exhausted",
+        )
         return
+    for person_id, target in run.people:
+        notify(
+            session,
+            incident=incident,
+            state=state,
+            step=run.step,
+            person_id=person_id,
+            target=target,
+            event=run.event,
+            now=now,
+        )
+    _timeline(
+        session,
+        incident,
+        now,
+        "escalation.step",
+        step=run.step + 1,
+        cycle=run.cycle,
+        notified=[p for p, _ in run.people],
+        targets=list(run.targets),
+    )
+    state.next_at = run.next_at
+    if run.event == plan.ESCALATED:
+        names = ", ".join(p for p, _ in run.people)
+        slack_threads.post_event(
+            session,
+            incident=incident,
+            text=f":arrow_double_up: Escalated: step {run.step + 1} paged {names}.",
+            now=now,
+            key=f"g{incident.generation}:c{run.cycle}:s{run.step}",
+        )
 
 
 def notify(
@@ -158,6 +168,7 @@ def notify(
     *,
     incident: Incident,
     state: EscalationState,
+    step: int,
     person_id: str,
     target: str,
     event: str,
@@ -171,7 +182,7 @@ def notify(
             incident_id=incident.id,
             generation=state.generation,
             cycle=state.cycle,
-            step=state.step,
+            step=step,
             person_id=person_id,
             target=target,
             created_at=now,
@@ -182,33 +193,33 @@ def notify(
         return None  # written already (by another engine)
     items = [
         outbox.OutboxItem(
-            key=f"n{notification_id}:r{i}:cm{method_id}",
+            key=f"n{notification_id}:r{i}:cm{rule.method_id}",
             event=event,
-            due_at=now + timedelta(seconds=after_s),
+            due_at=due_at,
             person_id=person_id,
-            contact_method_id=method_id,
-            channel=channel,
+            contact_method_id=rule.method_id,
+            channel=rule.channel,
             incident_id=incident.id,
             notification_id=notification_id,
-            step=state.step + 1,
+            step=step + 1,
         )
-        for i, (method_id, channel, after_s) in enumerate(_rules(session, person_id))
+        for i, rule, due_at in plan.rule_times(rules(session, person_id), now)
     ]
     outbox.enqueue_many(session, items, now=now)  # one statement for all of them
     return int(notification_id)
 
 
-def _rules(session: Session, person_id: str) -> list[tuple[int, str, int]]:
-    """The person's notification rules as (contact method id, channel, delay in seconds)."""
+def rules(session: Session, person_id: str) -> list[plan.Rule]:
+    """The person's notification rules, in the order they are kept (delay, then id)."""
 
-    def make() -> list[tuple[int, str, int]]:
+    def make() -> list[plan.Rule]:
         rows = session.execute(
             select(ContactMethod.id, ContactMethod.type, NotificationRule.after_s)
             .join(ContactMethod, ContactMethod.id == NotificationRule.contact_method_id)
             .where(NotificationRule.person_id == person_id)
             .order_by(NotificationRule.after_s, NotificationRule.id)  # as Person's relationship
         )
-        return [(method_id, channel, after_s) for method_id, channel, after_s in rows]
+        return [plan.Rule(method_id, channel, after_s) for method_id, channel, after_s in rows]
 
     return configured(session, "escalation.rules", person_id, make)
 

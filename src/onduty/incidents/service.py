@@ -26,6 +26,7 @@ from onduty.incidents.triage import Triage
 from onduty.notify import outbox
 from onduty.people.models import Person
 from onduty.services.models import Service
+from onduty.slack import threads as slack_threads
 
 STAGES = (
     "reported",
@@ -75,6 +76,14 @@ def _audit(
         before={k: old for k, (old, _new) in changes.items()},
         after={k: new for k, (_old, new) in changes.items()},
     )
+
+
+def _say(session: Session, incident: Incident, text: str, actor: str, now: datetime) -> None:
+    """Post the change in the incident's Slack thread (if its team has a channel), naming the
+    person who made it."""
+    person = session.get(Person, actor)
+    who = person.name if person else actor
+    slack_threads.post_event(session, incident=incident, text=f"{text} by {who}.", now=now)
 
 
 def record_stage(incident: Incident, stage: str, now: datetime) -> None:
@@ -136,6 +145,7 @@ def acknowledge(
     if audited:
         status = {"status": [was, incident.status]}
         _audit(session, incident, "acknowledge", status, actor=actor, now=now)
+    _say(session, incident, f":eyes: Acknowledged via {channel}", actor, now)
     session.flush()
     return incident
 
@@ -185,6 +195,7 @@ def resolve(
     if audited:
         status = {"status": [was, incident.status]}
         _audit(session, incident, "resolve", status, actor=actor, now=now)
+    _say(session, incident, f":white_check_mark: Resolved via {channel}", actor, now)
     session.flush()
     return incident
 
@@ -215,6 +226,7 @@ def reopen(
     )
     status = {"status": [was, incident.status]}
     _audit(session, incident, "reopen", status, actor=actor, now=now)
+    _say(session, incident, ":leftwards_arrow_with_hook: Reopened: paging starts again", actor, now)
     session.flush()
     return incident
 
@@ -241,6 +253,7 @@ def escalate(
     timeline(session, incident, now=now, kind="escalated", actor=actor, channel=channel)
     status = {"status": [was, incident.status]}
     _audit(session, incident, "escalate", status, actor=actor, now=now)
+    _say(session, incident, ":arrow_double_up: Escalated to the next step", actor, now)
     session.flush()
     return incident
 
@@ -306,6 +319,8 @@ def update_incident(
         # forms); several at once (the API's PATCH) is an update.
         action = _UPDATE_ACTIONS[next(iter(changes))] if len(changes) == 1 else "update"
         _audit(session, incident, action, changes, actor=actor, now=now)
+        said = ", ".join(f"{k} {old or '-'} → {new}" for k, (old, new) in changes.items())
+        _say(session, incident, f":pencil2: Changed {said}", actor, now)
     session.flush()
     return incident
 

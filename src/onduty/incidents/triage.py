@@ -26,6 +26,7 @@ from onduty.incidents.models import (
 from onduty.incidents.timeline import event
 from onduty.people.models import Organization
 from onduty.services.models import Service
+from onduty.slack import threads as slack_threads
 
 
 def _take_numbers(session: Session, count: int) -> list[int]:
@@ -175,6 +176,12 @@ def insert_incidents(
         row["number"] = number
     ids = [int(i) for i in session.connection().execute(_INSERT_INCIDENTS, rows).scalars()]
     wake.announce(session)  # every engine starts paging at commit, not at its next tick
+    if rows and slack_threads.channels(session):  # else one memoised query, nothing more
+        slack_threads.announce(
+            session,
+            [{**row, "id": i} for i, row in zip(ids, rows, strict=True)],
+            now=rows[0]["created_at"],
+        )
     for incident_id, row in zip(ids, rows, strict=True):
         events.append(
             event(

@@ -87,6 +87,17 @@ class UsedActionLink(Base):
     used_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class SlackRequest(Base):
+    """Slack requests seen in the last minutes, by signature: a signed request replayed within
+    Slack's 5-minute window is refused (the window alone refuses it after that). Rows older
+    than the window are purged as new ones arrive."""
+
+    __tablename__ = "slack_request"
+
+    signature: Mapped[str] = mapped_column(String(80), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class EngineLease(Base):
     """Periodic jobs run in the engine holding the (unexpired) lease of their name."""
 

@@ -240,6 +240,20 @@ def record_sent(session: Session, *, row_id: int, now: datetime, provider_id: st
     )
 
 
+def record_undelivered(session: Session, *, row_id: int, reason: str) -> OutboxMessage | None:
+    """The provider accepted a person's message and later reported it undelivered (an SMS
+    `failed`/`undelivered`, a call unanswered): the row becomes failed. Returns it, or None
+    when there is nothing to do (no such row, not a person's, or not `sent`: a repeated
+    report)."""
+    row = session.scalars(
+        dialect.lock(session, select(OutboxMessage).where(OutboxMessage.id == row_id))
+    ).one_or_none()
+    if row is None or row.person_id is None or row.status != SENT:
+        return None
+    row.status, row.last_error = FAILED, reason
+    return row
+
+
 def record_failure(
     session: Session,
     *,

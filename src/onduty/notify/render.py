@@ -23,6 +23,7 @@ EVENT_LABELS: Final[Mapping[str, str]] = {
     "incident.resolved": "resolved",
     "incident.handed_over": "handed over to you",
     "oncall.shift_started": "on-call shift started",
+    "oncall.shift_ended": "on-call shift ended",
     "test": "test",
     "reminder": "reminder",
 }
@@ -40,11 +41,13 @@ _SLACK_EMOJI: Final[Mapping[str, str]] = {
     "incident.resolved": ":white_check_mark:",
     "incident.handed_over": ":wrench:",
     "oncall.shift_started": ":calendar:",
+    "oncall.shift_ended": ":checkered_flag:",
     "test": ":wave:",
     "reminder": ":memo:",
 }
 _DEFAULT_TEXT: Final[Mapping[str, str]] = {
     "oncall.shift_started": "Your on-call shift has started.",
+    "oncall.shift_ended": "Your on-call shift has ended.",
     "test": "This is a test notification from onduty.",
 }
 
@@ -309,3 +312,54 @@ def _slack_button(action: IncidentAction, incident: IncidentInfo) -> dict[str, A
             "deny": {"type": "plain_text", "text": "Cancel"},
         }
     return button
+
+
+# --- the team channel's incident message (notify/targets/slack.py) ---------------------------
+
+CARD_BUTTONS = ("acknowledge", "resolve", "escalate", "runbook")
+_CARD_EMOJI = {
+    "triggered": ":rotating_light:",
+    "acknowledged": ":eyes:",
+    "resolved": ":white_check_mark:",
+}
+
+
+def incident_card(card: Mapping[str, Any], base_url: str) -> tuple[str, list[dict[str, Any]]]:
+    """Return `(fallback text, blocks)` of an incident's message in its team's channel, showing
+    its current state and who holds it; `card` is the JSON the domain queued (id, number,
+    title, priority, status, service, team, held_by, note). Open incidents carry the buttons
+    acknowledge (while triggered), resolve, escalate and runbook; a resolved one keeps runbook."""
+    ident, number, status = str(card["id"]), int(card["number"]), str(card["status"])
+    url = f"{base_url.rstrip('/')}/incidents/{ident}"
+    emoji = _CARD_EMOJI.get(status, ":rotating_light:")
+    title, priority = _slack_escape(str(card["title"])), _slack_escape(str(card["priority"]))
+    service, team = _slack_escape(str(card["service"])), _slack_escape(str(card["team"]))
+    lines = [
+        f"{emoji} *{priority} <{_slack_escape(url)}|#{number}>* {title}",
+        f"Service: *{service}* · Team: {team} · Status: *{_slack_escape(status)}*",
+    ]
+    if card.get("held_by"):
+        lines.append(f"Held by: *{_slack_escape(str(card['held_by']))}*")
+    if card.get("note"):
+        lines.append(_slack_escape(str(card["note"])))
+    blocks: list[dict[str, Any]] = [_section(f"incident-{ident}", "\n".join(lines))]
+    offered = {
+        "triggered": CARD_BUTTONS,
+        "acknowledged": ("resolve", "escalate", "runbook"),
+    }.get(status, ("runbook",))
+    buttons = []
+    for action in offered:
+        button: dict[str, Any] = {
+            "type": "button",
+            "action_id": action,
+            "text": {"type": "plain_text", "text": action.capitalize()},
+            "value": ident,
+        }
+        if action == "acknowledge":
+            button["style"] = "primary"
+        elif action == "resolve":
+            button["style"] = "danger"
+        buttons.append(button)
+    blocks.append({"type": "actions", "block_id": f"incident-{ident}-actions", "elements": buttons})
+    fallback = f"{card['priority']} #{number} {status}: {card['title']}"
+    return fallback, blocks

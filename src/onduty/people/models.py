@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from onduty.db.base import Base, UTCDateTime
@@ -78,9 +78,17 @@ class NotificationRule(Base):
 
 class Team(Base):
     __tablename__ = "team"
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 (SQLAlchemy reads a dict)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The Slack channel (an id, C…) where the team's incidents are posted and threaded.
+    # Deferred, with a server default and no eager defaults: a SELECT or an INSERT of a team
+    # that does not set it leaves the column out, so a database a migration behind still takes
+    # the policy file (tests/integration/test_migrations.py applies one at old revisions).
+    slack_channel: Mapped[str | None] = mapped_column(
+        String(32), deferred=True, server_default=text("NULL")
+    )
     managed: Mapped[bool] = mapped_column(Boolean, default=False)
     members: Mapped[list[TeamMember]] = relationship(
         cascade="all, delete-orphan", order_by="TeamMember.position"

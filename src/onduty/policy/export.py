@@ -39,6 +39,8 @@ def _person(ident: str, rec: Record) -> dict[str, Any]:
 
 def _team(ident: str, rec: Record) -> dict[str, Any]:
     out: dict[str, Any] = {"id": ident, "name": rec["name"], "members": rec["members"]}
+    if rec["slack_channel"]:
+        out["slack_channel"] = rec["slack_channel"]
     out["support"] = {lvl: names for lvl, names in rec["support"].items() if names}
     rota = rec["rota"]
     if rota is not None:

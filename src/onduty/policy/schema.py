@@ -251,6 +251,13 @@ class TeamIn(Strict):
     rota: RotaIn | None = None
     slack_channel: StrictStr | None = None  # a Slack channel id (C…) for the team's incidents
 
+    @field_validator("slack_channel")
+    @classmethod
+    def _slack_channel(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[CG][A-Z0-9]{2,31}", value):
+            raise ValueError("slack_channel must be a Slack channel id such as C0INCID01")
+        return value
+
 
 class OverrideIn(Strict):
     team: StrictStr

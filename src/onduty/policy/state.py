@@ -88,6 +88,7 @@ def from_policy(policy: PolicyFile) -> State:
             "members": list(t.members),
             "support": {lvl: list(getattr(t.support, lvl)) for lvl in ("L1", "L2", "L3")},
             "rota": rota,
+            "slack_channel": t.slack_channel,
         }
     for ep in policy.escalation_policies:
         state.policies[ep.id] = {
@@ -179,12 +180,14 @@ def from_database(session: Session, *, managed_only: bool) -> State:
             ],
         }
     rotas = {r.team_id: r for r in session.scalars(select(m.Rota))}
+    channels = _team_channels(session)
     for t in session.scalars(select(m.Team).order_by(m.Team.id)):
         if not wanted(t):
             continue
         rota = rotas.get(t.id)
         state.teams[t.id] = {
             "name": t.name,
+            "slack_channel": channels.get(t.id),
             "members": [mb.person_id for mb in t.members],
             "support": {
                 lvl: [s.person_id for s in t.support if s.level == lvl]
@@ -252,3 +255,12 @@ def from_database(session: Session, *, managed_only: bool) -> State:
         for row in session.scalars(select(m.PolicySetting)):
             state.sections[row.key] = row.value
     return state
+
+
+def _team_channels(session: Session) -> dict[str, str | None]:
+    """Each team's Slack channel, in one query; none on a database from before migration 0011
+    (which tests/integration/test_migrations.py fills through this code at old revisions)."""
+    columns = {c["name"] for c in inspect(session.connection()).get_columns("team")}
+    if "slack_channel" not in columns:
+        return {}
+    return {t: c for t, c in session.execute(select(m.Team.id, m.Team.slack_channel))}

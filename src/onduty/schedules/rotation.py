@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -90,6 +90,9 @@ class Handoff:
     slot: str
     person: str
     at: datetime
+    # Who held the slot just before (None: nobody); not part of equality, so a handoff is
+    # still identified by slot, person and instant.
+    previous: str | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -411,7 +414,11 @@ class Schedule:
             for shift in self.shifts(slot.name, start - _TICK, end):
                 if shift.start >= start and shift.person is not None and shift.person != previous:
                     out.append(
-                        (shift.start, position, Handoff(slot.name, shift.person, shift.start))
+                        (
+                            shift.start,
+                            position,
+                            Handoff(slot.name, shift.person, shift.start, previous),
+                        )
                     )
                 previous = shift.person
         return [h for _, _, h in sorted(out, key=lambda e: (e[0], e[1]))]

@@ -59,7 +59,7 @@ class TeamSchedule:
 def _changed(session: Session) -> None:
     """Who is on call changed: this transaction reads it afresh, and every engine wakes at
     commit (a step due now may page someone else)."""
-    forget(session, _ON_CALL)
+    _forget(session)
     config_version.bump(session)
     wake.announce(session)
 
@@ -139,16 +139,71 @@ def upcoming_shifts(
 _ON_CALL = "schedules.on_call"
 
 
+_PRELOADED = "schedules.preloaded"
+_TIME_OFF = "schedules.time_off"
+
+
+def preload(
+    session: Session, *, start: datetime, end: datetime, teams: Sequence[str] | None = None
+) -> None:
+    """Load every team's schedule for [start, end] once, for the rest of the transaction: a
+    dry-run asks who is on call at each step's instant, the paging check at hundreds of
+    instants of one week. `teams` limits it (default: every team); nothing is done when a
+    loaded window covers this one already, for those teams."""
+    wanted = list(teams) if teams is not None else team_ids(session)
+    known = session.info.get(f"memo.{_PRELOADED}")
+    if known is not None and known[0] <= start and end <= known[1]:  # noqa: SIM102
+        if all(team in known[2] for team in wanted):
+            return
+    loaded = {team: load_schedule(session, team_id=team, start=start, end=end) for team in wanted}
+    session.info[f"memo.{_PRELOADED}"] = (start, end, loaded)
+
+
 def _on_call(session: Session, team_id: str, at: datetime) -> dict[str, rotation.Shift]:
     """Who is on call in each slot, remembered for the rest of the transaction (the engine
     runs a batch of steps at one instant, mostly for a few teams). Writers of overrides, swaps
     and time off in this module forget it."""
-    return remembered(
+
+    def make() -> dict[str, rotation.Shift]:
+        start, end, loaded = session.info.get(f"memo.{_PRELOADED}", (None, None, {}))
+        schedule: TeamSchedule | None = loaded.get(team_id)
+        if schedule is None or not start <= at <= end:
+            schedule = load_schedule(session, team_id=team_id, start=at, end=at)
+        return schedule.on_call_at(at)
+
+    return remembered(session, _ON_CALL, (team_id, at), make)
+
+
+def _forget(session: Session) -> None:
+    forget(session, _ON_CALL)
+    forget(session, _PRELOADED)
+    forget(session, _TIME_OFF)
+
+
+def on_call_sources(session: Session, *, team_id: str, at: datetime) -> dict[str, str]:
+    """Per person on call in the team at `at`, why: "rota", "override" or "cover" (covering
+    someone's time off); what the dry-run tells people next to each page."""
+    return {
+        shift.person: shift.source
+        for shift in _on_call(session, team_id, at).values()
+        if shift.person is not None
+    }
+
+
+def away(session: Session, *, person_id: str, at: datetime) -> bool:
+    """Whether the person has time off at `at` (their time off read once per transaction)."""
+    windows = remembered(
         session,
-        _ON_CALL,
-        (team_id, at),
-        lambda: load_schedule(session, team_id=team_id, start=at, end=at).on_call_at(at),
+        _TIME_OFF,
+        person_id,
+        lambda: [
+            (start, end)
+            for start, end in session.execute(
+                select(TimeOff.start, TimeOff.end).where(TimeOff.person_id == person_id)
+            )
+        ],
     )
+    return any(start <= at < end for start, end in windows)
 
 
 def responders(
@@ -167,12 +222,20 @@ def responders(
         )
         return [ref] if exists else []
     if kind in ("L1", "L2", "L3"):
-        rows = session.scalars(
-            select(SupportLevel)
-            .where(SupportLevel.team_id == team_id, SupportLevel.level == kind)
-            .order_by(SupportLevel.position)
+        return list(
+            remembered(
+                session,
+                "schedules.support",
+                (team_id, kind),
+                lambda: list(
+                    session.scalars(
+                        select(SupportLevel.person_id)
+                        .where(SupportLevel.team_id == team_id, SupportLevel.level == kind)
+                        .order_by(SupportLevel.position)
+                    )
+                ),
+            )
         )
-        return [r.person_id for r in rows]
     if kind == "slot":
         other_team, _, slot = ref.partition("/")
         now = _on_call(session, other_team, at)

@@ -20,6 +20,7 @@ from onduty.web.api import (
     actions,
     admin,
     docs,
+    dryrun,
     health,
     incidents,
     intake,
@@ -27,10 +28,12 @@ from onduty.web.api import (
     postmortems,
     runbooks,
     schedules,
+    slack,
 )
 from onduty.web.limits import RequestLimits
 from onduty.web.security import SecurityMiddleware
 from onduty.web.ui import access, common, pages, people, report
+from onduty.web.ui import dryrun as dryrun_page
 from onduty.web.ui import incidents as incident_pages
 from onduty.web.ui import postmortems as postmortem_pages
 from onduty.web.ui import runbooks as runbook_pages
@@ -69,11 +72,13 @@ def create_app(
     app.include_router(intake.router)
     app.include_router(incidents.router)
     app.include_router(actions.router)
+    app.include_router(slack.router)
     app.include_router(admin.router)
     app.include_router(schedules.router)
     app.include_router(runbooks.router)
     app.include_router(postmortems.router)
     app.include_router(schedules.feeds)
+    app.include_router(dryrun.router)
     app.include_router(access.router)
     app.include_router(pages.router)
     app.include_router(incident_pages.router)
@@ -81,6 +86,7 @@ def create_app(
     app.include_router(report.router)
     app.include_router(runbook_pages.router)
     app.include_router(postmortem_pages.router)
+    app.include_router(dryrun_page.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityMiddleware, base_url=settings.base_url)
     return app

@@ -14,6 +14,7 @@ EVENTS: Final = (
     "incident.resolved",
     "incident.handed_over",
     "oncall.shift_started",
+    "oncall.shift_ended",
     "test",
     "reminder",
 )

@@ -13,6 +13,16 @@ from onduty.notify.channels.twilio import TwilioSMSChannel, TwilioVoiceChannel
 from onduty.notify.channels.webhook import WebhookChannel
 
 
+def configured_types(settings: Settings) -> frozenset[str]:
+    """The contact-method types this server can send on: what `build_channels` builds."""
+    types = {"email", "webhook"}
+    if settings.slack_bot_token:
+        types.add("slack")
+    if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number:
+        types |= {"sms", "voice"}
+    return frozenset(types)
+
+
 def build_channels(settings: Settings, *, clock: Clock | None = None) -> dict[str, Channel]:
     """Return the configured channels keyed by contact-method type.
 
@@ -36,16 +46,19 @@ def build_channels(settings: Settings, *, clock: Clock | None = None) -> dict[st
         ),
         "webhook": WebhookChannel(timeout_s=timeout),
     }
-    if settings.slack_bot_token:
+    configured = configured_types(settings)
+    if "slack" in configured:
         channels["slack"] = SlackChannel(
-            token=settings.slack_bot_token, base_url=settings.slack_base_url, timeout_s=timeout
+            token=settings.slack_bot_token or "",
+            base_url=settings.slack_base_url,
+            timeout_s=timeout,
         )
     sid, token, number = (
-        settings.twilio_account_sid,
-        settings.twilio_auth_token,
-        settings.twilio_from_number,
+        settings.twilio_account_sid or "",
+        settings.twilio_auth_token or "",
+        settings.twilio_from_number or "",
     )
-    if sid and token and number:
+    if "sms" in configured:
         for channel_type in (TwilioSMSChannel, TwilioVoiceChannel):
             channels[channel_type.type] = channel_type(
                 account_sid=sid,
@@ -53,6 +66,9 @@ def build_channels(settings: Settings, *, clock: Clock | None = None) -> dict[st
                 from_number=number,
                 base_url=settings.twilio_base_url,
                 timeout_s=timeout,
+                # Delivery reports come back here (web/api/actions.py): an SMS not delivered
+                # or a call not answered falls through to the next contact method at once.
+                status_callback_url=f"{settings.base_url.rstrip('/')}/integrations/twilio/status",
             )
     return channels
 

@@ -17,7 +17,6 @@ from onduty.notify import render
 from onduty.notify.channels.base import (
     Address,
     ChannelError,
-    IncidentAction,
     Message,
     PermanentError,
     Receipt,
@@ -82,7 +81,7 @@ class SlackChannel:
                 metadata={"event_type": METADATA_EVENT_TYPE, "event_payload": payload},
             )
         except SlackApiError as exc:
-            raise _classify(exc) from exc
+            raise classify(exc) from exc
         except SlackClientError as exc:
             raise PermanentError(f"Slack request could not be built: {exc}") from exc
         except OSError as exc:
@@ -93,7 +92,7 @@ class SlackChannel:
         return Receipt(provider_id=f"{channel}:{ts}", detail=f"posted to {channel}")
 
 
-def _classify(exc: SlackApiError) -> ChannelError:
+def classify(exc: SlackApiError) -> ChannelError:
     response = exc.response
     status = response.status_code
     data = response.data if isinstance(response.data, dict) else {}
@@ -114,19 +113,28 @@ _INCIDENT_ID = re.compile(r"[1-9][0-9]{0,17}")
 _USER_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 
 
+BUTTONS: Final = ("acknowledge", "resolve", "escalate", "runbook")
+
+
 @dataclass(frozen=True)
 class SlackInteraction:
-    """Who pressed which of our buttons: Slack's user id, and (action, incident id) pairs."""
+    """Who did what: Slack's user id; for `block_actions`, the (button, incident id) pairs of
+    our buttons pressed; for `view_submission`, the modal's `callback_id` and its input values
+    (`state.values`); and where to answer later (`response_url`, absent for modals)."""
 
     user: str
-    actions: tuple[tuple[IncidentAction, int], ...]
+    actions: tuple[tuple[str, int], ...]
+    kind: str = "block_actions"
+    callback_id: str = ""
+    values: dict[str, Any] | None = None
+    response_url: str = ""
 
 
 def parse_interaction(body: bytes) -> SlackInteraction:
     """Read a signed interactivity request (form field `payload`, a JSON object).
 
-    Buttons other than acknowledge/resolve are left out. Raises ValueError, naming what is
-    wrong, for anything else that is not what Slack sends: signed is not the same as valid.
+    Buttons other than ours are left out. Raises ValueError, naming what is wrong, for
+    anything else that is not what Slack sends: signed is not the same as valid.
     """
     try:
         fields = parse_qs(body.decode(), strict_parsing=True)
@@ -137,17 +145,30 @@ def parse_interaction(body: bytes) -> SlackInteraction:
     user_id = user.get("id") if isinstance(user, dict) else None
     if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
         raise ValueError("payload.user.id is missing or not a Slack user id")
+    response_url = payload.get("response_url", "")
+    if not isinstance(response_url, str):
+        raise ValueError("payload.response_url must be a string")
+    if payload.get("type") == "view_submission":
+        view = payload.get("view")
+        state = view.get("state") if isinstance(view, dict) else None
+        values = state.get("values") if isinstance(state, dict) else None
+        callback = view.get("callback_id") if isinstance(view, dict) else None
+        if not isinstance(values, dict) or not isinstance(callback, str):
+            raise ValueError("payload.view must carry callback_id and state.values")
+        return SlackInteraction(
+            user=user_id, actions=(), kind="view_submission", callback_id=callback, values=values
+        )
     pressed = payload.get("actions", [])
     if not isinstance(pressed, list):
         raise ValueError("payload.actions must be an array")
-    actions: list[tuple[IncidentAction, int]] = []
+    actions: list[tuple[str, int]] = []
     for n, act in enumerate(pressed):
         if not isinstance(act, dict):
             raise ValueError(f"payload.actions[{n}] must be an object")
         name, value = act.get("action_id"), act.get("value")
-        if name not in ("acknowledge", "resolve"):
+        if name not in BUTTONS:
             continue
         if not isinstance(value, str) or not _INCIDENT_ID.fullmatch(value):
             raise ValueError(f"payload.actions[{n}].value must be an incident id")
-        actions.append(("acknowledge" if name == "acknowledge" else "resolve", int(value)))
-    return SlackInteraction(user=user_id, actions=tuple(actions))
+        actions.append((str(name), int(value)))
+    return SlackInteraction(user=user_id, actions=tuple(actions), response_url=response_url)

@@ -7,5 +7,14 @@ from onduty.notify.targets.base import Call, Target
 from onduty.notify.targets.http import HttpTarget
 from onduty.notify.targets.jira import JiraTarget
 from onduty.notify.targets.registry import build_targets, target_for
+from onduty.notify.targets.slack import SlackTarget
 
-__all__ = ["Call", "HttpTarget", "JiraTarget", "Target", "build_targets", "target_for"]
+__all__ = [
+    "Call",
+    "HttpTarget",
+    "JiraTarget",
+    "SlackTarget",
+    "Target",
+    "build_targets",
+    "target_for",
+]

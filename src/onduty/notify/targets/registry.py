@@ -9,12 +9,14 @@ from onduty.notify.channels.base import PermanentError
 from onduty.notify.targets.base import Target
 from onduty.notify.targets.http import HttpTarget
 from onduty.notify.targets.jira import JiraTarget
+from onduty.notify.targets.slack import SlackTarget
 
 
 def build_targets(settings: Settings) -> dict[str, Target]:
     """Return the configured targets keyed by name. `http` needs `http_target_secret` (unsigned
-    calls would let anyone forge them), `jira` its base URL, e-mail and API token; a target
-    left out is "not configured", which `target_for` turns into a `PermanentError`."""
+    calls would let anyone forge them), `jira` its base URL, e-mail and API token, `slack`
+    `slack_bot_token`; a target left out is "not configured", which `target_for` turns into
+    a `PermanentError`."""
     targets: dict[str, Target] = {}
     if settings.http_target_secret:
         targets["http"] = HttpTarget(
@@ -26,6 +28,13 @@ def build_targets(settings: Settings) -> dict[str, Target]:
             email=settings.jira_email,
             api_token=settings.jira_api_token,
             onduty_url=settings.base_url,
+            timeout_s=settings.webhook_timeout_s,
+        )
+    if settings.slack_bot_token:
+        targets["slack"] = SlackTarget(
+            token=settings.slack_bot_token,
+            base_url=settings.slack_base_url,
+            public_url=settings.base_url,
             timeout_s=settings.webhook_timeout_s,
         )
     return targets

@@ -1,6 +1,7 @@
 """Acting on an incident from where the page reached a person, without a login: signed action
-links (e-mail, SMS, webhooks), Slack's buttons, SMS reply codes and the voice keypad. Each is
-authenticated by its own signature and ends in the same incident service call."""
+links (e-mail, SMS, webhooks), SMS reply codes and the voice keypad (Slack's buttons are in
+web/api/slack.py). Each is authenticated by its own signature and ends in the same incident
+service call."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from onduty.bounds import MAX_ID
 from onduty.db.dialect import lock
-from onduty.errors import Conflict, InvalidInput, InvalidTransition, NotFound, OndutyError
+from onduty.engine.deliver import undelivered
+from onduty.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from onduty.incidents import service as incidents_service
 from onduty.incidents.models import Incident
 from onduty.notify import links, signing
-from onduty.notify.channels.slack import parse_interaction
 from onduty.notify.channels.twilio import parse_sms_reply, parse_voice_digits, twiml_response
 from onduty.notify.models import UsedActionLink
 from onduty.people.models import Person
@@ -128,54 +129,6 @@ def action(token: str, request: Request, session: Session = Depends(get_session)
     return JSONResponse({"incident": incident.id, "status": incident.status, "by": claim.recipient})
 
 
-@router.post("/integrations/slack/interactions", include_in_schema=False)
-async def slack_interactions(request: Request, session: Session = Depends(get_session)) -> Response:
-    """Slack's block_actions: the acknowledge/resolve buttons of our messages."""
-    settings = request.app.state.settings
-    if not settings.slack_signing_secret:  # before reading the body: nobody may send one
-        raise NotFound("Slack is not configured", None)
-    body = await request.body()
-    try:
-        signing.verify_slack_request(
-            settings.slack_signing_secret,
-            body,
-            timestamp=request.headers.get("x-slack-request-timestamp"),
-            signature=request.headers.get("x-slack-signature"),
-            now=request.app.state.clock.now(),
-        )
-    except signing.SignatureError as exc:
-        raise Unauthenticated(str(exc), "x-slack-signature") from None
-    try:
-        interaction = parse_interaction(body)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), "payload") from None
-    if any(incident_id > MAX_ID for _, incident_id in interaction.actions):
-        raise InvalidInput("payload.actions: an incident id is out of range", "payload")
-    person = session.scalars(select(Person).where(Person.slack == interaction.user)).first()
-    if person is None:
-        return JSONResponse(
-            {"response_type": "ephemeral", "text": "You are not a person onduty knows."}
-        )
-    replies = []
-    for action, incident_id in interaction.actions:
-        try:
-            incident = _act(
-                session,
-                request,
-                incident_id=incident_id,
-                action=action,
-                actor=person.id,
-                channel="slack",
-            )
-            replies.append(f"#{incident.number} is {incident.status} by {person.name}.")
-        except OndutyError as exc:
-            replies.append(exc.message)
-    session.commit()
-    return JSONResponse(
-        {"response_type": "ephemeral", "replace_original": False, "text": " ".join(replies)}
-    )
-
-
 def _twilio_configured(request: Request) -> None:
     # Checked before the form is read: without a token nobody may send one.
     if not request.app.state.settings.twilio_auth_token:
@@ -261,3 +214,33 @@ async def twilio_voice(
         session.rollback()
         say = exc.message
     return Response(twiml_response(say=say), media_type="application/xml")
+
+
+# Twilio's final statuses that mean the person was not reached: an SMS that failed or was not
+# delivered, a call that was busy, not answered, failed or cancelled.
+UNREACHED = {
+    "MessageStatus": frozenset({"failed", "undelivered"}),
+    "CallStatus": frozenset({"busy", "no-answer", "failed", "canceled"}),
+}
+
+
+@router.post("/integrations/twilio/status", include_in_schema=False)
+async def twilio_status(request: Request, session: Session = Depends(get_session)) -> Response:
+    """Twilio's status callback for an SMS or a call we placed (the outbox row's id is in the
+    URL, which Twilio signs): not reached means the next contact method, at once."""
+    _twilio_configured(request)
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    _twilio_verified(request, form)
+    key = request.query_params.get("idempotency_key", "")
+    if not key.isdigit() or int(key) > MAX_ID:
+        raise InvalidInput("idempotency_key must be an outbox row id", "idempotency_key")
+    for field, failed in UNREACHED.items():
+        status = form.get(field, "")
+        if status in failed:
+            code = form.get("ErrorCode")
+            reason = f"Twilio: {status}" + (f" (error {code})" if code else "")
+            undelivered(session, row_id=int(key), reason=reason, now=request.app.state.clock.now())
+            session.commit()
+            wake_engine(request)
+            break
+    return Response(status_code=204)
