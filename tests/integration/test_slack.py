@@ -183,12 +183,16 @@ def test_the_team_channel_follows_an_incident_in_its_message_and_thread(desk: De
         desk.client.patch("/api/v1/incidents/1", json={"priority": "P2"}, headers=auth).status_code
         == 200
     )
+    handover = {"developer": "ravi", "actual": "500s", "ideal": "200s", "tried": "restart"}
+    handed = desk.client.post("/api/v1/incidents/1/handover", json=handover, headers=auth)
+    assert handed.status_code == 200, handed.text
     assert desk.client.post("/api/v1/incidents/1/resolve", headers=auth).status_code == 200
     desk.settle()
     replies = [c for c in desk.slack.calls("chat.postMessage") if c.get("thread_ts") == parent]
     assert [r["text"] for r in replies][1:] == [
         ":eyes: Acknowledged via api by Asha Rao.",
         ":pencil2: Changed priority P1 → P2 by Asha Rao.",
+        ":technologist: Handed over to developer Ravi Kumar by Asha Rao.",
         ":white_check_mark: Resolved via api by Asha Rao.",
     ]
     updates = desk.slack.calls("chat.update")

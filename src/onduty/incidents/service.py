@@ -400,6 +400,7 @@ def handover(
         runbook=runbook or None,
     )
     jira.queue_update(session, incident, stage="handed_over", comment=text, now=now)
+    _say(session, incident, f":technologist: Handed over to developer {person.name}", actor, now)
     reached = _tell_developer(session, incident, person, text, now)
     if not reached:
         timeline(
