@@ -30,12 +30,23 @@ from onduty.people.models import (
 )
 from onduty.schedules.models import Override, Rota, RotaSlot, SlotMember, TimeOff
 from onduty.services.models import Integration, Service
+from onduty.statuspage.models import (
+    AffectedComponent,
+    Component,
+    IntercomConversation,
+    StatusIncident,
+    StatusPage,
+    StatusUpdate,
+    Subscriber,
+)
 
 __all__ = [
+    "AffectedComponent",
     "Alert",
     "ApiToken",
     "AuditEvent",
     "Base",
+    "Component",
     "ContactMethod",
     "Counter",
     "CriticalityRule",
@@ -46,6 +57,7 @@ __all__ = [
     "EscalationStep",
     "Incident",
     "Integration",
+    "IntercomConversation",
     "Login",
     "LoginFailure",
     "Notification",
@@ -59,6 +71,10 @@ __all__ = [
     "RotaSlot",
     "Service",
     "SlotMember",
+    "StatusIncident",
+    "StatusPage",
+    "StatusUpdate",
+    "Subscriber",
     "SupportLevel",
     "Team",
     "TeamMember",

@@ -48,6 +48,7 @@ NOT_AUDITED_ROUTES: dict[Route, str] = {
     ("POST", "/v2/enqueue"): "the same, through PagerDuty's Events API",
     ("POST", "/login"): "signing in changes nothing on anyone's behalf",
     ("POST", "/logout"): "signing out ends only the signed-in login's own sessions",
+    ("POST", "/api/v1/status-incidents/preview"): "renders a template; stores nothing",
 }
 
 READ_ONLY_COMMANDS = {
@@ -247,6 +248,51 @@ def test_every_state_changing_route_writes_one_audit_row(
         "time_off",
         str(away.json()["id"]),
     )
+
+    # The status page: status incidents, their updates, maintenances (the API), and the
+    # public page's subscriptions, done by the public (no login).
+    posted = client.post(
+        "/api/v1/status-incidents",
+        json={"name": "Checkout errors", "components": {"web-shop": "partial_outage"}},
+        headers=api,
+    )
+    assert posted.status_code == 201, posted.text
+    sid = str(posted.json()["id"])
+    route = ("POST", "/api/v1/status-incidents")
+    log.one(route, by_token, "status_incident.create", "status_incident", sid)
+    updated = client.post(
+        f"/api/v1/status-incidents/{sid}/updates", json={"status": "resolved"}, headers=api
+    )
+    assert updated.status_code == 201, updated.text
+    route = ("POST", "/api/v1/status-incidents/{status_incident_id}/updates")
+    log.one(route, by_token, "status_incident.update", "status_incident", sid)
+    shown = client.post(
+        "/api/v1/status-incidents/preview", json={"status": "identified"}, headers=api
+    )
+    assert shown.status_code == 200, shown.text
+    log.nothing()
+    maintenance = {
+        "name": "Failover",
+        "scheduled_for": "2026-11-27T02:00:00Z",
+        "scheduled_until": "2026-11-27T03:00:00Z",
+        "components": ["payments"],
+    }
+    planned = client.post("/api/v1/maintenances", json=maintenance, headers=api)
+    assert planned.status_code == 201, planned.text
+    mid = str(planned.json()["id"])
+    log.one(("POST", "/api/v1/maintenances"), by_token, "maintenance.create", "maintenance", mid)
+    joined = client.post("/status/subscribe", data={"email": "client@example.org"})
+    assert joined.status_code == 200, joined.text
+    with session_factory() as s:
+        subscriber = s.scalars(select(m.Subscriber)).one()
+        sub_id, sub_token = str(subscriber.id), subscriber.token
+    log.one(("POST", "/status/subscribe"), "public", "subscriber.create", "subscriber", sub_id)
+    assert client.get(f"/status/confirm/{sub_token}").status_code == 200
+    assert [r.action for r in log.new()] == ["subscriber.confirm"]  # a GET: the mail's link
+    left = client.post(f"/status/unsubscribe/{sub_token}")
+    assert left.status_code == 200, left.text
+    route = ("POST", "/status/unsubscribe/{token}")
+    log.one(route, "public", "subscriber.unsubscribe", "subscriber", sub_id)
 
     # Where a page reached a person: signed link, Slack, SMS and voice; the person acts.
     expires = clock.now() + timedelta(hours=1)

@@ -33,6 +33,7 @@ from onduty.notify.targets import Target
 from onduty.people.models import Person
 from onduty.schedules import service as schedules_service
 from onduty.schedules.rotation import Handoff
+from onduty.statuspage import service as statuspage_service
 
 log = logging.getLogger("onduty.engine")
 LEASE_TTL = timedelta(seconds=30)
@@ -306,6 +307,7 @@ class Engine:
         if not self.hold_lease(now):
             return 0
         count = self.shift_notices(now)
+        count += self._job("status_page", self.status_page, now)
         with self.session_factory() as session:
             self.last_audit = audit(session, now=now, tick=self.settings.engine_tick)
         return count
@@ -340,6 +342,17 @@ class Engine:
             except IntegrityError:
                 return False
             return True
+
+    def status_page(self, now: datetime) -> int:
+        """Maintenances that start or complete now, and status incidents whose owner has gone
+        quiet (a reminder, then L1 paged): statuspage/service.py."""
+        base = self.settings.base_url
+        with self.session_factory() as session, session.begin():
+            changed = statuspage_service.run_maintenances(session, now=now, base_url=base)
+            changed += statuspage_service.enforce_updates(session, now=now, base_url=base)
+        if changed:
+            self._send_wake.set()
+        return changed
 
     def shift_notices(self, now: datetime) -> int:
         """`oncall.shift_started` to each incoming person, once per handoff (the outbox row's

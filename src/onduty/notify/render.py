@@ -22,6 +22,7 @@ EVENT_LABELS: Final[Mapping[str, str]] = {
     "incident.acknowledged": "acknowledged",
     "incident.resolved": "resolved",
     "oncall.shift_started": "on-call shift started",
+    "status.update_due": "status page update due",
     "test": "test",
 }
 SMS_REPLY_CODES: Final[Mapping[IncidentAction, str]] = {"acknowledge": "A", "resolve": "R"}
@@ -37,10 +38,12 @@ _SLACK_EMOJI: Final[Mapping[str, str]] = {
     "incident.acknowledged": ":eyes:",
     "incident.resolved": ":white_check_mark:",
     "oncall.shift_started": ":calendar:",
+    "status.update_due": ":loudspeaker:",
     "test": ":wave:",
 }
 _DEFAULT_TEXT: Final[Mapping[str, str]] = {
     "oncall.shift_started": "Your on-call shift has started.",
+    "status.update_due": "A status page update is due.",
     "test": "This is a test notification from onduty.",
 }
 

@@ -67,7 +67,9 @@ def _service(ident: str, rec: Record, with_keys: bool) -> dict[str, Any]:
         g: dict[str, Any] = {"id": name, "type": type_}
         if with_keys:
             g["key"] = key
-        if mapping is not None:
+        if type_ == "intercom" and mapping:
+            g.update(mapping)  # tag, reply_as
+        elif mapping is not None:
             g["mapping"] = mapping
         if rate_limit is not None:
             g["rate_limit"] = rate_limit
@@ -161,6 +163,19 @@ def export_policy(session: Session, *, with_keys: bool = False) -> dict[str, Any
             for r in state.criticality_rules
         ],
     }
+    if state.status_page is not None:
+        components = []
+        for ident, name, group, description, services in state.status_page["components"]:
+            c: dict[str, Any] = {"id": ident, "name": name}
+            if group:
+                c["group"] = group
+            if description:
+                c["description"] = description
+            c["services"] = services
+            components.append(c)
+        doc["status_page"] = {"name": state.status_page["name"], "components": components}
+    if state.templates:
+        doc["templates"] = dict(state.templates)
     return doc
 
 

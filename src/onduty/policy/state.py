@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from onduty import models as m
 from onduty.localtime import to_utc
 from onduty.policy.derive import contact_methods, notification_rules, person_zone, team_zone
-from onduty.policy.schema import DEFAULT_PRIORITIES, PolicyFile, PriorityIn
+from onduty.policy.schema import DEFAULT_PRIORITIES, IntegrationIn, PolicyFile, PriorityIn
+from onduty.statuspage import models as sp
 
 Record = dict[str, Any]
 
@@ -28,10 +29,32 @@ class State:
     criticality_rules: list[Record] = field(default_factory=list)
     overrides: set[tuple[Any, ...]] = field(default_factory=set)
     time_off: set[tuple[Any, ...]] = field(default_factory=set)
+    # {"name", "components": [[id, name, group, description, services], ...]} or None
+    status_page: Record | None = None
+    templates: dict[str, str] = field(default_factory=dict)
 
 
 def _seconds(value: Any) -> int | None:
     return None if value is None else int(value.total_seconds())
+
+
+def has_status_page(session: Session) -> bool:
+    """Whether the schema has the status page's tables (migration 0008): the migration tests
+    store data with today's apply at older revisions, whose files have no status page."""
+    return bool(
+        session.info.setdefault(
+            "policy.has_status_page", inspect(session.connection()).has_table("status_page")
+        )
+    )
+
+
+def _config(g: IntegrationIn) -> dict[str, Any] | None:
+    """An integration's stored config: the generic mapping, or an intercom integration's
+    `tag` and `reply_as` (the default reply is left out so that a plain one stores none)."""
+    if g.type == "intercom":
+        extra = {"tag": g.tag} if g.tag else {}
+        return {**extra, "reply_as": g.reply_as} if g.reply_as != "reply" or extra else None
+    return g.mapping
 
 
 def from_policy(policy: PolicyFile) -> State:
@@ -93,7 +116,7 @@ def from_policy(policy: PolicyFile) -> State:
             "discipline": s.discipline,
             "escalation_policy": s.escalation_policy,
             "integrations": [
-                [g.id, g.type, g.key, g.mapping, g.rate_limit, g.auto_resolve]
+                [g.id, g.type, g.key, _config(g), g.rate_limit, g.auto_resolve]
                 for g in s.integrations
             ],
         }
@@ -116,6 +139,15 @@ def from_policy(policy: PolicyFile) -> State:
         }
         for r in policy.criticality_rules
     ]
+    if policy.status_page is not None:
+        state.status_page = {
+            "name": policy.status_page.name,
+            "components": [
+                [c.id, c.name, c.group, c.description, list(c.services)]
+                for c in policy.status_page.components
+            ],
+        }
+    state.templates = {str(k): v for k, v in policy.templates.items()}
     teams = {t.id: t for t in policy.teams}
     people = {p.id: p for p in policy.people}
     for o in policy.overrides:
@@ -226,6 +258,20 @@ def from_database(session: Session, *, managed_only: bool) -> State:
     for o in session.scalars(select(m.Override)):
         if wanted(o):
             state.overrides.add((o.team_id, o.slot, o.person_id, o.start, o.end, o.reason))
+    page = session.get(sp.StatusPage, 1) if has_status_page(session) else None
+    if page is not None and wanted(page):
+        state.status_page = {
+            "name": page.name,
+            "components": [
+                [c.id, c.name, c.group, c.description, list(c.services)]
+                for c in session.scalars(
+                    select(sp.Component).order_by(sp.Component.position, sp.Component.id)
+                )
+                if wanted(c)
+            ],
+        }
+    if page is not None:
+        state.templates = dict(page.templates or {})
     # Only the columns a policy file states (not who added a row, or when).
     off = m.TimeOff
     for t_off in session.execute(

@@ -13,6 +13,7 @@ EVENTS: Final = (
     "incident.acknowledged",
     "incident.resolved",
     "oncall.shift_started",
+    "status.update_due",
     "test",
 )
 """Every `Message.event` (SPEC §6.3)."""
