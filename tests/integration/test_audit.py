@@ -49,6 +49,7 @@ NOT_AUDITED_ROUTES: dict[Route, str] = {
     ("POST", "/login"): "signing in changes nothing on anyone's behalf",
     ("POST", "/logout"): "signing out ends only the signed-in login's own sessions",
     ("POST", "/api/v1/status-incidents/preview"): "renders a template; stores nothing",
+    ("POST", "/status-admin/preview"): "the same, for the page's live preview",
 }
 
 READ_ONLY_COMMANDS = {
@@ -372,6 +373,41 @@ def test_every_state_changing_route_writes_one_audit_row(
             "incident",
             str(a),
         )
+    admin_page = client.get("/status-admin").text
+    new_status = {
+        "csrf_token": csrf(admin_page),
+        "name": "Search slow",
+        "impact": "minor",
+        "status": "investigating",
+        "component.search": "degraded_performance",
+        "body": "",
+    }
+    posted = client.post("/status-admin/incidents", data=new_status, follow_redirects=False)
+    assert posted.status_code == 303, posted.text
+    web_sid = posted.headers["location"].rsplit("/", 1)[1]
+    route = ("POST", "/status-admin/incidents")
+    log.one(route, "asha", "status_incident.create", "status_incident", web_sid)
+    shown = client.post("/status-admin/preview", data=new_status)
+    assert shown.status_code == 200 and "search" in shown.text.lower()
+    log.nothing()
+    update = {"csrf_token": csrf(admin_page), "status": "monitoring", "body": "Better."}
+    done = client.post(
+        f"/status-admin/incidents/{web_sid}/updates", data=update, follow_redirects=False
+    )
+    assert done.status_code == 303, done.text
+    route = ("POST", "/status-admin/incidents/{row_id}/updates")
+    log.one(route, "asha", "status_incident.update", "status_incident", web_sid)
+    window = {"scheduled_for": "2026-11-28T02:00", "scheduled_until": "2026-11-28T03:00"}
+    planned = client.post(
+        "/status-admin/maintenances",
+        data={"csrf_token": csrf(admin_page), "name": "Reindex", "components": "search", **window},
+        follow_redirects=False,
+    )
+    assert planned.status_code == 303, planned.text
+    with session_factory() as s:
+        maintenance = str(s.scalar(select(func.max(m.StatusIncident.id))))
+    route = ("POST", "/status-admin/maintenances")
+    log.one(route, "asha", "maintenance.create", "maintenance", maintenance)
     page = client.get("/teams/checkout").text
     cover = {
         "slot": "backend",

@@ -29,7 +29,7 @@ from onduty.web.api import (
 )
 from onduty.web.limits import RequestLimits
 from onduty.web.security import SecurityMiddleware
-from onduty.web.ui import access, common, pages, people, status
+from onduty.web.ui import access, common, pages, people, status, status_admin
 from onduty.web.ui import incidents as incident_pages
 
 HERE = Path(__file__).parent
@@ -75,6 +75,7 @@ def create_app(
     app.include_router(incident_pages.router)
     app.include_router(people.router)
     app.include_router(status.router)
+    app.include_router(status_admin.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityMiddleware, base_url=settings.base_url)
     return app

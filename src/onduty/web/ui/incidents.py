@@ -18,6 +18,7 @@ from onduty.bounds import Id
 from onduty.errors import InvalidInput, NotFound, OndutyError
 from onduty.incidents import service as incidents_service
 from onduty.notify import models as ob
+from onduty.statuspage import service as statuspage_service
 from onduty.web.deps import get_session, wake_engine
 from onduty.web.errors import status_for
 from onduty.web.ui.common import (
@@ -247,6 +248,10 @@ def _incident_context(session: Session, incident_id: int, now: datetime) -> dict
         "actions": ALLOWED.get(incident.status, ()),
         "priorities": PRIORITIES,
         "people": session.scalars(select(m.Person).order_by(m.Person.name)).all(),
+        "status_incidents": statuspage_service.for_incident(session, incident.id),
+        "status_required": bool(
+            (policy := session.get(m.PriorityPolicy, incident.priority)) and policy.status_page
+        ),
     }
 
 
@@ -278,6 +283,19 @@ async def _change(
             incidents_service.ACTIONS[name](
                 session, incident_id=incident_id, actor=viewer.actor, channel="web", now=now
             )
+            posted = statuspage_service.open_for_incident(session, incident_id)
+            if name == "resolve" and posted is not None and form.get("resolve_status"):
+                # The resolve form asks whether the status incident is over too.
+                statuspage_service.add_update(
+                    session,
+                    status_incident_id=posted.id,
+                    status="resolved",
+                    body=None,
+                    component_statuses=None,
+                    actor=viewer.actor,
+                    now=now,
+                    base_url=request.app.state.settings.base_url,
+                )
         elif name == "priority":
             priority = str(form.get("priority", ""))
             if priority not in PRIORITIES:
