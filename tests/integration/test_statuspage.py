@@ -532,6 +532,8 @@ def test_status_page_html_caching_and_history(world: World) -> None:
     assert html.count('class="bar ') == 4 * 90
     assert "b-degraded_performance" in html
     assert 'name="viewport"' in html and "<script" not in html  # no script needed
+    zipped = world.client.get("/status", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.text == html
     etag, modified = page.headers["etag"], page.headers["last-modified"]
     assert world.client.get("/status", headers={"If-None-Match": etag}).status_code == 304
     assert world.client.get("/status", headers={"If-Modified-Since": modified}).status_code == 304

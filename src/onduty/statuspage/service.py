@@ -77,8 +77,12 @@ def get_page(session: Session, now: datetime) -> StatusPage:
     return page
 
 
+TOUCHED = "statuspage.touched"  # a session mark: this transaction changed the public page
+
+
 def touch(session: Session, now: datetime) -> None:
     """Something the public page shows changed: its ETag and caches move on."""
+    session.info[TOUCHED] = True
     page = get_page(session, now)
     # The same instant twice (a FakeClock, or two changes in one request) is still a new version.
     page.updated_at = now if page.updated_at < now else page.updated_at + timedelta(microseconds=1)

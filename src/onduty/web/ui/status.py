@@ -8,6 +8,7 @@ to a client that has it)."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import threading
@@ -21,7 +22,9 @@ from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from onduty import localtime
 from onduty.errors import OndutyError
@@ -50,6 +53,10 @@ class _Cache:
         self._lock = threading.Lock()
         self._items: OrderedDict[tuple[str, str], tuple[bytes, str]] = OrderedDict()
 
+    def peek(self, key: tuple[str, str]) -> tuple[bytes, str] | None:
+        with self._lock:
+            return self._items.get(key)
+
     def get(self, key: tuple[str, str], make: Callable[[], tuple[bytes, str]]) -> tuple[bytes, str]:
         with self._lock:
             if key in self._items:
@@ -70,20 +77,64 @@ def _cache(request: Request) -> _Cache:
     return cache
 
 
-def _version(session: Session, now: datetime) -> datetime:
-    page = session.get(StatusPage, 1)
-    return page.updated_at if page is not None else datetime(2000, 1, 1, tzinfo=now.tzinfo)
+FRESH_FOR = 1.0  # seconds a version read from the database is trusted without asking again
 
 
-def _serve(
-    request: Request,
-    session: Session,
-    build: Callable[[public.Snapshot], tuple[bytes, str]],
-    *,
-    cors: bool = False,
-) -> Response:
-    now = request.app.state.clock.now()
-    version = _version(session, now)
+class _Version:
+    """The page's version (its `updated_at`), read from the database at most once per
+    FRESH_FOR seconds, and at once after a commit of this process changed the page (the
+    session factory's `after_commit` sees `touch`'s mark). Another process's change shows
+    within FRESH_FOR: the page is served with max-age=30 anyway. Without this, every request
+    would pay a database transaction (on SQLite, a turn of the one writer lock)."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._lock = threading.Lock()
+        self._known: tuple[datetime, float, int] | None = None
+        self._generation = 0
+        event.listen(factory, "after_commit", self._committed)
+
+    def _committed(self, session: Session) -> None:
+        if session.info.pop(service.TOUCHED, False):
+            with self._lock:
+                self._generation += 1
+
+    def peek(self) -> datetime | None:
+        """The version, if read recently enough and nothing changed since; else None."""
+        with self._lock:
+            known, generation = self._known, self._generation
+        if known is not None and known[2] == generation and time.monotonic() - known[1] < FRESH_FOR:
+            return known[0]
+        return None
+
+    def read(self, factory: sessionmaker[Session], now: datetime) -> datetime:
+        with self._lock:
+            generation = self._generation
+        with factory() as session:
+            page = session.get(StatusPage, 1)
+            version = page.updated_at if page else datetime(2000, 1, 1, tzinfo=now.tzinfo)
+        with self._lock:
+            self._known = (version, time.monotonic(), generation)
+        return version
+
+
+Build = Callable[[Session, public.Snapshot], tuple[bytes, str]]
+
+
+async def _serve(request: Request, build: Build, *, cors: bool = False) -> Response:
+    """Async, so that a request served from memory takes no worker thread (two thread hops
+    cost more than the rest of the request); the database is read on a worker thread only
+    when the version is stale or its body is not rendered yet."""
+    state = request.app.state
+    now = state.clock.now()
+    tracker: _Version | None = getattr(state, "status_version", None)
+    if tracker is None:
+        tracker = state.status_version = _Version(state.session_factory)
+    peeked = tracker.peek()
+    version: datetime = (
+        peeked
+        if peeked is not None
+        else await run_in_threadpool(tracker.read, state.session_factory, now)
+    )
     day = now.date().isoformat()  # the history bars and "today" move at midnight UTC
     tag = hashlib.sha256(f"{request.url.path}|{version.isoformat()}|{day}".encode()).hexdigest()
     etag = f'"{tag[:32]}"'
@@ -91,17 +142,30 @@ def _serve(
         "ETag": etag,
         "Last-Modified": format_datetime(version, usegmt=True),
         "Cache-Control": "public, max-age=30",
+        "Vary": "Accept-Encoding",
     }
     if cors:
         headers["Access-Control-Allow-Origin"] = "*"  # widgets on clients' own sites read it
     if _not_modified(request, etag, version):
         return Response(status_code=304, headers=headers)
+    cache = _cache(request)
+    key = (request.url.path, f"{version.isoformat()}|{day}")
+    found = cache.peek(key)
+    if found is None:
 
-    def make() -> tuple[bytes, str]:
-        base = request.app.state.settings.base_url
-        return build(public.snapshot(session, base_url=base, now=now))
+        def make() -> tuple[bytes, str]:
+            with state.session_factory() as session:
+                snap = public.snapshot(session, base_url=state.settings.base_url, now=now)
+                return build(session, snap)
 
-    body, media = _cache(request).get((request.url.path, f"{version.isoformat()}|{day}"), make)
+        found = await run_in_threadpool(cache.get, key, make)
+    body, media = found
+    if len(body) > 1024 and "gzip" in request.headers.get("accept-encoding", ""):
+        # Compressed once per version, like the body (the HTML page shrinks about tenfold).
+        zkey = (key[0] + "|gzip", key[1])
+        zipped = cache.peek(zkey) or cache.get(zkey, lambda: (gzip.compress(body, 6), media))
+        headers["Content-Encoding"] = "gzip"
+        return Response(zipped[0], media_type=media, headers=headers)
     return Response(body, media_type=media, headers=headers)
 
 
@@ -123,8 +187,8 @@ def _json(doc: dict[str, Any]) -> tuple[bytes, str]:
 
 
 def _route(path: str, make: Callable[[public.Snapshot], dict[str, Any]], summary: str) -> None:
-    def serve(request: Request, session: Session = Depends(get_session)) -> Response:
-        return _serve(request, session, lambda snap: _json(make(snap)), cors=True)
+    async def serve(request: Request) -> Response:
+        return await _serve(request, lambda _session, snap: _json(make(snap)), cors=True)
 
     serve.__name__ = "statuspage_" + path.strip("/").replace("/", "_").replace(".", "_").replace(
         "-", "_"
@@ -211,21 +275,20 @@ def _page_html(
 
 
 @router.get("/status", response_class=HTMLResponse, include_in_schema=False)
-def status_page(request: Request, session: Session = Depends(get_session)) -> Response:
+async def status_page(request: Request) -> Response:
     """The public page: banner, components by group with 90 days of history, open incidents
     with their updates, maintenance, past incidents. No JavaScript needed."""
-    return _serve(
+    return await _serve(
         request,
-        session,
-        lambda snap: (_page_html(request, session, snap), "text/html; charset=utf-8"),
+        lambda session, snap: (_page_html(request, session, snap), "text/html; charset=utf-8"),
     )
 
 
 @router.get("/status/feed.atom", include_in_schema=False)
-def feed(request: Request, session: Session = Depends(get_session)) -> Response:
+async def feed(request: Request) -> Response:
     """An Atom feed of the status incidents and maintenances, newest first."""
 
-    def build(snap: public.Snapshot) -> tuple[bytes, str]:
+    def build(_session: Session, snap: public.Snapshot) -> tuple[bytes, str]:
         base = snap.page["url"]
         entries = sorted(
             snap.incidents + snap.maintenances, key=lambda d: d["updated_at"], reverse=True
@@ -258,7 +321,7 @@ def feed(request: Request, session: Session = Depends(get_session)) -> Response:
         parts.append("</feed>")
         return "\n".join(parts).encode(), "application/atom+xml"
 
-    return _serve(request, session, build)
+    return await _serve(request, build)
 
 
 # --- subscriptions -------------------------------------------------------------------------------
