@@ -992,7 +992,7 @@ def fan_out(
                         incident_id=row.incident_id,
                     )
                 )
-    outbox.enqueue_many(session, items, now=now)
+    outbox.enqueue_bulk(session, items, now=now)
     return len(items)
 
 
