@@ -385,3 +385,33 @@ def smtp_server(handler: SmtpHandler) -> Iterator[int]:
         yield port
     finally:
         controller.stop()
+
+
+class IntercomServer(RecordingServer):
+    """Intercom's REST API for replies and notes (FORMATS §6): `POST /conversations/{id}/reply`
+    with a Bearer token answers 200 with the conversation; a wrong token 401 and an unknown
+    conversation 404, each with Intercom's `error.list` body."""
+
+    def __init__(self, token: str, conversations: set[str]) -> None:
+        super().__init__()
+        self.token = token
+        self.conversations = conversations
+
+    def answer(self, request: Recorded) -> Reply:
+        def error(status: int, code: str, message: str) -> Reply:
+            errors = [{"code": code, "message": message}]
+            return Reply.json(
+                status, {"type": "error.list", "request_id": "req-1", "errors": errors}
+            )
+
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return error(401, "unauthorized", "Access Token Invalid")
+        parts = request.path.strip("/").split("/")
+        if len(parts) != 3 or parts[0] != "conversations" or parts[2] != "reply":
+            return error(404, "not_found", "Resource Not Found")
+        if parts[1] not in self.conversations:
+            return error(404, "not_found", "Resource Not Found")
+        body = request.json()
+        if body.get("type") != "admin" or body.get("message_type") not in ("comment", "note"):
+            return error(400, "parameter_invalid", "message_type or type is invalid")
+        return Reply.json(200, {"type": "conversation", "id": parts[1], "state": "open"})

@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     # resolved, and until a runbook task opened by a verdict short of "enough" is due.
     postmortem_due_days: int = Field(default=5, ge=1, le=60)
     runbook_task_due_days: int = Field(default=5, ge=1, le=60)
+    # Intercom (SPEC §6.4): webhooks are verified with the app's client secret; replies and
+    # notes on linked conversations are posted as `intercom_admin_id` with the access token.
+    intercom_base_url: str = "https://api.intercom.io"
+    intercom_token: str | None = None
+    intercom_admin_id: str | None = None
+    intercom_client_secret: str | None = None
+    # Subscribe form: requests per client address per hour before 429.
+    subscribe_per_hour: int = Field(default=10, ge=1)
 
     @field_validator("engine_tick", "max_schedule_window", mode="before")
     @classmethod

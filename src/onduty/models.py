@@ -35,12 +35,23 @@ from onduty.postmortems.models import Postmortem, PostmortemAction
 from onduty.runbooks.models import Runbook, RunbookFeedback, RunbookTask, RunbookVersion
 from onduty.schedules.models import Override, Rota, RotaSlot, SlotMember, TimeOff
 from onduty.services.models import Integration, Service
+from onduty.statuspage.models import (
+    AffectedComponent,
+    Component,
+    IntercomConversation,
+    StatusIncident,
+    StatusPage,
+    StatusUpdate,
+    Subscriber,
+)
 
 __all__ = [
+    "AffectedComponent",
     "Alert",
     "ApiToken",
     "AuditEvent",
     "Base",
+    "Component",
     "ContactMethod",
     "Counter",
     "CriticalityRule",
@@ -51,6 +62,7 @@ __all__ = [
     "EscalationStep",
     "Incident",
     "Integration",
+    "IntercomConversation",
     "Login",
     "LoginFailure",
     "Notification",
@@ -72,6 +84,10 @@ __all__ = [
     "RunbookVersion",
     "Service",
     "SlotMember",
+    "StatusIncident",
+    "StatusPage",
+    "StatusUpdate",
+    "Subscriber",
     "SupportLevel",
     "Team",
     "TeamMember",

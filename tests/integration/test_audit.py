@@ -54,6 +54,8 @@ NOT_AUDITED_ROUTES: dict[Route, str] = {
     ("POST", "/incidents/{incident_id}/postmortem/preview"): "renders the form; stores nothing",
     ("POST", "/integrations/twilio/status"): "a provider's delivery report: the incident "
     "timeline has it (notify.failed, notify.fallthrough)",
+    ("POST", "/api/v1/status-incidents/preview"): "renders a template; stores nothing",
+    ("POST", "/status-admin/preview"): "the same, for the page's live preview",
 }
 
 READ_ONLY_COMMANDS = {
@@ -285,6 +287,51 @@ def test_every_state_changing_route_writes_one_audit_row(
         str(away.json()["id"]),
     )
 
+    # The status page: status incidents, their updates, maintenances (the API), and the
+    # public page's subscriptions, done by the public (no login).
+    posted = client.post(
+        "/api/v1/status-incidents",
+        json={"name": "Checkout errors", "components": {"web-shop": "partial_outage"}},
+        headers=api,
+    )
+    assert posted.status_code == 201, posted.text
+    sid = str(posted.json()["id"])
+    route = ("POST", "/api/v1/status-incidents")
+    log.one(route, by_token, "status_incident.create", "status_incident", sid)
+    updated = client.post(
+        f"/api/v1/status-incidents/{sid}/updates", json={"status": "resolved"}, headers=api
+    )
+    assert updated.status_code == 201, updated.text
+    route = ("POST", "/api/v1/status-incidents/{status_incident_id}/updates")
+    log.one(route, by_token, "status_incident.update", "status_incident", sid)
+    shown = client.post(
+        "/api/v1/status-incidents/preview", json={"status": "identified"}, headers=api
+    )
+    assert shown.status_code == 200, shown.text
+    log.nothing()
+    maintenance = {
+        "name": "Failover",
+        "scheduled_for": "2026-11-27T02:00:00Z",
+        "scheduled_until": "2026-11-27T03:00:00Z",
+        "components": ["payments"],
+    }
+    planned = client.post("/api/v1/maintenances", json=maintenance, headers=api)
+    assert planned.status_code == 201, planned.text
+    mid = str(planned.json()["id"])
+    log.one(("POST", "/api/v1/maintenances"), by_token, "maintenance.create", "maintenance", mid)
+    joined = client.post("/status/subscribe", data={"email": "client@example.org"})
+    assert joined.status_code == 200, joined.text
+    with session_factory() as s:
+        subscriber = s.scalars(select(m.Subscriber)).one()
+        sub_id, sub_token = str(subscriber.id), subscriber.token
+    log.one(("POST", "/status/subscribe"), "public", "subscriber.create", "subscriber", sub_id)
+    assert client.get(f"/status/confirm/{sub_token}").status_code == 200
+    assert [r.action for r in log.new()] == ["subscriber.confirm"]  # a GET: the mail's link
+    left = client.post(f"/status/unsubscribe/{sub_token}")
+    assert left.status_code == 200, left.text
+    route = ("POST", "/status/unsubscribe/{token}")
+    log.one(route, "public", "subscriber.unsubscribe", "subscriber", sub_id)
+
     # Where a page reached a person: signed link, Slack, SMS and voice; the person acts.
     expires = clock.now() + timedelta(hours=1)
     link = links.sign(
@@ -446,6 +493,41 @@ def test_every_state_changing_route_writes_one_audit_row(
     assert closed.status_code == 303, closed.text
     route = ("POST", "/runbook-tasks/{task_id}/close")
     log.one(route, "asha", "runbook_task.close", "runbook_task", task)
+    admin_page = client.get("/status-admin").text
+    new_status = {
+        "csrf_token": csrf(admin_page),
+        "name": "Search slow",
+        "impact": "minor",
+        "status": "investigating",
+        "component.search": "degraded_performance",
+        "body": "",
+    }
+    posted = client.post("/status-admin/incidents", data=new_status, follow_redirects=False)
+    assert posted.status_code == 303, posted.text
+    web_sid = posted.headers["location"].rsplit("/", 1)[1]
+    route = ("POST", "/status-admin/incidents")
+    log.one(route, "asha", "status_incident.create", "status_incident", web_sid)
+    shown = client.post("/status-admin/preview", data=new_status)
+    assert shown.status_code == 200 and "search" in shown.text.lower()
+    log.nothing()
+    update = {"csrf_token": csrf(admin_page), "status": "monitoring", "body": "Better."}
+    done = client.post(
+        f"/status-admin/incidents/{web_sid}/updates", data=update, follow_redirects=False
+    )
+    assert done.status_code == 303, done.text
+    route = ("POST", "/status-admin/incidents/{row_id}/updates")
+    log.one(route, "asha", "status_incident.update", "status_incident", web_sid)
+    window = {"scheduled_for": "2026-11-28T02:00", "scheduled_until": "2026-11-28T03:00"}
+    planned = client.post(
+        "/status-admin/maintenances",
+        data={"csrf_token": csrf(admin_page), "name": "Reindex", "components": "search", **window},
+        follow_redirects=False,
+    )
+    assert planned.status_code == 303, planned.text
+    with session_factory() as s:
+        maintenance = str(s.scalar(select(func.max(m.StatusIncident.id))))
+    route = ("POST", "/status-admin/maintenances")
+    log.one(route, "asha", "maintenance.create", "maintenance", maintenance)
     page = client.get("/teams/checkout").text
     cover = {
         "slot": "backend",

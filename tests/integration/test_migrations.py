@@ -38,9 +38,11 @@ def _stored_at(url: str, revision: str, title: str) -> None:
     migrate(url, revision)
     engine = make_engine(url)
     factory = make_session_factory(engine)
+    doc = example()
+    doc.pop("status_page")  # its tables come with 0008
     # The code of that time had no configuration version to bump (migration 0013).
     with patch.object(config_version, "bump", lambda session: None):
-        apply_doc(factory, example())
+        apply_doc(factory, doc)
     signal = intake.parse("alertmanager", alertmanager(title, fp=title.lower()), {})[0]
     with engine.begin() as conn:
         service = conn.execute(select(m.Service.id, m.Service.team_id)).first()

@@ -71,6 +71,22 @@ NEEDS: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/incidents/{incident_id}/postmortem/markdown"): "viewer",
     ("PUT", "/api/v1/incidents/{incident_id}/postmortem"): "responder",
     ("POST", "/api/v1/incidents/{incident_id}/postmortem/publish"): "responder",
+    ("GET", "/api/v1/status-incidents"): "viewer",
+    ("POST", "/api/v1/status-incidents"): "responder",
+    ("POST", "/api/v1/status-incidents/preview"): "responder",
+    ("GET", "/api/v1/status-incidents/{status_incident_id}"): "viewer",
+    ("POST", "/api/v1/status-incidents/{status_incident_id}/updates"): "responder",
+    ("GET", "/api/v1/incidents/{incident_id}/status-draft"): "viewer",
+    ("GET", "/api/v1/maintenances"): "viewer",
+    ("POST", "/api/v1/maintenances"): "responder",
+    ("GET", "/api/v2/summary.json"): None,
+    ("GET", "/api/v2/status.json"): None,
+    ("GET", "/api/v2/components.json"): None,
+    ("GET", "/api/v2/incidents.json"): None,
+    ("GET", "/api/v2/incidents/unresolved.json"): None,
+    ("GET", "/api/v2/scheduled-maintenances.json"): None,
+    ("GET", "/api/v2/scheduled-maintenances/upcoming.json"): None,
+    ("GET", "/api/v2/scheduled-maintenances/active.json"): None,
 }
 CALLERS = (None, *ROLES)  # no token, then each role from the least to the most
 WRITES = ("INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "TRUNCATE")

@@ -197,7 +197,8 @@ def _engine(settings: Settings, session_factory: sessionmaker[Session]) -> Engin
     from onduty.notify.targets import build_targets
 
     channels = build_channels(settings, clock=clock())
-    return Engine(settings, session_factory, clock(), channels, targets=build_targets(settings))
+    targets = build_targets(settings, clock())
+    return Engine(settings, session_factory, clock(), channels, targets=targets)
 
 
 @app.command()

@@ -37,6 +37,7 @@ from onduty.postmortems import service as postmortems_service
 from onduty.schedules import service as schedules_service
 from onduty.schedules.rotation import Handoff
 from onduty.slack import threads as slack_threads
+from onduty.statuspage import service as statuspage_service
 
 log = logging.getLogger("onduty.engine")
 LEASE_TTL = timedelta(seconds=30)
@@ -321,6 +322,7 @@ class Engine:
         count = self.shift_notices(now)
         count += self.postmortem_drafts(now)
         count += self.reminders(now)
+        count += self._job("status_page", self.status_page, now)
         with self.session_factory() as session:
             self.last_audit = audit(session, now=now, tick=self.settings.engine_tick)
         return count
@@ -355,6 +357,17 @@ class Engine:
             except IntegrityError:
                 return False
             return True
+
+    def status_page(self, now: datetime) -> int:
+        """Maintenances that start or complete now, and status incidents whose owner has gone
+        quiet (a reminder, then L1 paged): statuspage/service.py."""
+        base = self.settings.base_url
+        with self.session_factory() as session, session.begin():
+            changed = statuspage_service.run_maintenances(session, now=now, base_url=base)
+            changed += statuspage_service.enforce_updates(session, now=now, base_url=base)
+        if changed:
+            self._send_wake.set()
+        return changed
 
     def shift_notices(self, now: datetime) -> int:
         """At each handoff: the incoming person's shift start, the outgoing person's shift end

@@ -130,7 +130,7 @@ class Refused:
     """Why a request stores nothing: its key is no integration's (or not of the right type),
     it is over the rate limit, its body is unreadable as a whole, or a field is wrong."""
 
-    reason: Literal["unknown_key", "rate_limited", "unreadable", "invalid", "forged"]
+    reason: Literal["unknown_key", "rate_limited", "unreadable", "invalid", "forged", "elsewhere"]
     message: str
     field: str | None = None
 
@@ -227,6 +227,10 @@ class Admission:
             return Refused("rate_limited", f"this integration is over its rate limit{retry}")
         if inbound.event is not None:
             return integration, [inbound.event]
+        if integration.type in ELSEWHERE:
+            # Not alerts: the intake router hands these to their own handler (`message` is
+            # the type), which verifies the sender's signature and stores in its own way.
+            return Refused("elsewhere", integration.type)
         try:
             signals = intake.parse(
                 integration.type,
@@ -238,6 +242,9 @@ class Admission:
         except intake.IntakeError as exc:
             return Refused("unreadable" if exc.field is None else "invalid", exc.message, exc.field)
         return integration, signals
+
+
+ELSEWHERE = ("intercom",)
 
 
 def _engine(session: Session) -> Engine:

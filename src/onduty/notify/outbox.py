@@ -120,6 +120,14 @@ def enqueue_many(session: Session, items: Sequence[OutboxItem], *, now: datetime
     return list(session.scalars(insert, [item.row(now) for item in items]))
 
 
+def enqueue_bulk(session: Session, items: Sequence[OutboxItem], *, now: datetime) -> None:
+    """Queue many `items` (a fan-out to subscribers) without reading their ids back: without
+    RETURNING, PostgreSQL's driver sends the rows as one pipelined batch (10,000 rows in a
+    fraction of the time `enqueue_many` takes); keys queued already are skipped alike."""
+    if items:
+        session.execute(dialect.insert_new(session, _TABLE), [item.row(now) for item in items])
+
+
 def enqueue(session: Session, item: OutboxItem, *, now: datetime) -> int | None:
     """Queue one item; its row id, or None if its key was queued already."""
     made = enqueue_many(session, [item], now=now)

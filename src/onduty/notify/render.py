@@ -24,6 +24,7 @@ EVENT_LABELS: Final[Mapping[str, str]] = {
     "incident.handed_over": "handed over to you",
     "oncall.shift_started": "on-call shift started",
     "oncall.shift_ended": "on-call shift ended",
+    "status.update_due": "status page update due",
     "test": "test",
     "reminder": "reminder",
 }
@@ -42,12 +43,14 @@ _SLACK_EMOJI: Final[Mapping[str, str]] = {
     "incident.handed_over": ":wrench:",
     "oncall.shift_started": ":calendar:",
     "oncall.shift_ended": ":checkered_flag:",
+    "status.update_due": ":loudspeaker:",
     "test": ":wave:",
     "reminder": ":memo:",
 }
 _DEFAULT_TEXT: Final[Mapping[str, str]] = {
     "oncall.shift_started": "Your on-call shift has started.",
     "oncall.shift_ended": "Your on-call shift has ended.",
+    "status.update_due": "A status page update is due.",
     "test": "This is a test notification from onduty.",
 }
 

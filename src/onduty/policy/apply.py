@@ -19,8 +19,9 @@ from onduty.audit import service as audit
 from onduty.clock import SystemClock
 from onduty.db import config_version
 from onduty.policy.schema import PolicyFile
-from onduty.policy.state import Record, State, from_database, from_policy
+from onduty.policy.state import Record, State, from_database, from_policy, has_status_page
 from onduty.runbooks import service as runbooks_service
+from onduty.statuspage import models as sp
 
 
 def new_integration_key() -> str:
@@ -133,6 +134,7 @@ def apply_policy(
             changes.add(f"changed {key}", "policy_setting", key, "change")
 
     _sync_windows(session, want, have, changes)
+    _sync_status_page(session, want, have, changes)
     session.flush()
     if runbooks is not None:
         applied = runbooks_service.apply_folder(session, runbooks, actor=actor, now=changes.now)
@@ -284,6 +286,48 @@ def _write_service(session: Session, ident: str, rec: Record) -> None:
         g.rate_limit, g.auto_resolve = rate_limit, auto_resolve
         keep.append(g)
     service.integrations[:] = keep
+
+
+def _sync_status_page(session: Session, want: State, have: State, changes: _Changes) -> None:
+    """The page's name, its components (their current status is kept: it belongs to the open
+    status incidents, not to the file). A component the file no longer names is removed with
+    its history on the page. (The templates are a section of the file, kept by `_sections`.)"""
+    if want.status_page is None and not has_status_page(session):
+        return
+    if want.status_page == have.status_page:
+        return
+    page = session.get(sp.StatusPage, 1)
+    if page is None:
+        page = sp.StatusPage(id=1, name="Status", created_at=changes.now)
+        session.add(page)
+    page.updated_at = changes.now
+    wanted = want.status_page or {"name": page.name, "components": []}
+    if want.status_page is not None:
+        if have.status_page is None or have.status_page["name"] != wanted["name"]:
+            verb = "change" if have.status_page else "create"
+            changes.add(f"{verb}d status page", "status_page", "1", verb)
+        page.name, page.managed = wanted["name"], True
+    old = {c[0]: c for c in (have.status_page or {"components": []})["components"]}
+    new = {c[0]: c for c in wanted["components"]}
+    for position, (ident, name, group, description, services) in enumerate(wanted["components"]):
+        row = session.get(sp.Component, ident)
+        if row is None:
+            row = sp.Component(id=ident, status="operational", created_at=changes.now)
+            session.add(row)
+        row.name, row.group, row.description = name, group, description
+        row.services, row.position, row.managed = services, position, True
+        if ident not in old:
+            changes.add(f"created component {ident}", "component", ident, "create")
+        elif old[ident] != new[ident] or row.updated_at is None:
+            changes.add(f"changed component {ident}", "component", ident, "change")
+        if row.updated_at is None or old.get(ident) != new[ident]:
+            row.updated_at = changes.now
+    for ident in sorted(set(old) - set(new)):
+        session.delete(session.get(sp.Component, ident))
+        changes.add(f"removed component {ident}", "component", ident, "remove")
+    if want.status_page is None and page.managed:
+        page.managed = False
+        changes.add("removed status page", "status_page", "1", "remove")
 
 
 def _window(start: datetime, end: datetime, reason: str | None = None) -> dict[str, Any]:

@@ -71,6 +71,8 @@ def _service(ident: str, rec: Record, with_keys: bool) -> dict[str, Any]:
             g["key"] = key
         if mapping is not None and type_ == "jira":
             g["label"] = mapping["label"]
+        if type_ == "intercom" and mapping:
+            g.update(mapping)  # tag, reply_as
         elif mapping is not None:
             g["mapping"] = mapping
         if rate_limit is not None:
@@ -168,6 +170,17 @@ def export_policy(session: Session, *, with_keys: bool = False) -> dict[str, Any
     for key in ("templates", "jira"):
         if key in state.sections:
             doc[key] = state.sections[key]
+    if state.status_page is not None:
+        components = []
+        for ident, name, group, description, services in state.status_page["components"]:
+            c: dict[str, Any] = {"id": ident, "name": name}
+            if group:
+                c["group"] = group
+            if description:
+                c["description"] = description
+            c["services"] = services
+            components.append(c)
+        doc["status_page"] = {"name": state.status_page["name"], "components": components}
     return doc
 
 

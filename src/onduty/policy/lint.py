@@ -44,6 +44,7 @@ def lint(policy: PolicyFile, lines: Lines, *, now: datetime) -> list[Problem]:
     _criticality(policy, report)
     _templates(policy, report)
     _jira(policy, report)
+    _status_page(policy, report)
     coverage.check(policy, report.error, report.warning, report.notice, now=now)
     return sorted(report.problems, key=lambda p: (p.line, p.message))
 
@@ -84,6 +85,42 @@ def _jira(policy: PolicyFile, report: _Report) -> None:
             ("jira", "projects"),
             f"jira.projects has no project for team {team!r}: its incidents get no Jira issue",
         )
+
+
+def _status_page(policy: PolicyFile, report: _Report) -> None:
+    page = policy.status_page
+    if page is None:
+        return
+    components = page.components
+    _dupes(
+        ((c.id, ("status_page", "components", i, "id")) for i, c in enumerate(components)),
+        "component",
+        report,
+    )
+    services = {s.id for s in policy.services}
+    for i, component in enumerate(components):
+        for si, name in enumerate(component.services):
+            if name not in services:
+                report.error(
+                    ("status_page", "components", i, "services", si),
+                    f"component {component.id!r}: unknown service {name!r}",
+                )
+    groups = {c.group for c in components if c.group}
+    for i, component in enumerate(components):
+        if component.id in groups:
+            report.error(
+                ("status_page", "components", i, "id"),
+                f"component {component.id!r} has the name of a group: the JSON could not "
+                "tell the two apart",
+            )
+    covered = {s for c in components for s in c.services}
+    for si, service in enumerate(policy.services):
+        if components and service.id not in covered:
+            report.notice(
+                ("services", si, "id"),
+                f"service {service.id!r} is on no status page component: its incidents "
+                "cannot be posted with components pre-filled",
+            )
 
 
 def _dupes(items: Iterable[tuple[str, PathT]], what: str, report: _Report) -> None:

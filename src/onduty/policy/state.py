@@ -13,6 +13,7 @@ from onduty import models as m
 from onduty.localtime import to_utc
 from onduty.policy.derive import contact_methods, notification_rules, person_zone, team_zone
 from onduty.policy.schema import DEFAULT_PRIORITIES, PolicyFile, PriorityIn
+from onduty.statuspage import models as sp
 
 Record = dict[str, Any]
 
@@ -31,16 +32,34 @@ class State:
     # Whole-organisation sections kept as the file says them (`jira`, `templates`).
     sections: dict[str, Any] = field(default_factory=dict)
 
+    # {"name", "components": [[id, name, group, description, services], ...]} or None
+    status_page: Record | None = None
+
 
 def _integration_config(g: Any) -> Any:
-    """What an integration keeps beside its type: a generic one's mapping, a jira one's label."""
+    """What an integration keeps beside its type: a generic one's mapping, a jira one's label,
+    an intercom one's `tag` and `reply_as` (the default reply is left out, so that a plain one
+    stores none)."""
     if g.type == "jira":
         return {"label": g.label} if g.label else None
+    if g.type == "intercom":
+        extra = {"tag": g.tag} if g.tag else {}
+        return {**extra, "reply_as": g.reply_as} if g.reply_as != "reply" or extra else None
     return g.mapping
 
 
 def _seconds(value: Any) -> int | None:
     return None if value is None else int(value.total_seconds())
+
+
+def has_status_page(session: Session) -> bool:
+    """Whether the schema has the status page's tables (migration 0008): the migration tests
+    store data with today's apply at older revisions, whose files have no status page."""
+    return bool(
+        session.info.setdefault(
+            "policy.has_status_page", inspect(session.connection()).has_table("status_page")
+        )
+    )
 
 
 def from_policy(policy: PolicyFile) -> State:
@@ -126,6 +145,14 @@ def from_policy(policy: PolicyFile) -> State:
         }
         for r in policy.criticality_rules
     ]
+    if policy.status_page is not None:
+        state.status_page = {
+            "name": policy.status_page.name,
+            "components": [
+                [c.id, c.name, c.group, c.description, list(c.services)]
+                for c in policy.status_page.components
+            ],
+        }
     teams = {t.id: t for t in policy.teams}
     people = {p.id: p for p in policy.people}
     for o in policy.overrides:
@@ -242,6 +269,18 @@ def from_database(session: Session, *, managed_only: bool) -> State:
     for o in session.scalars(select(m.Override)):
         if wanted(o):
             state.overrides.add((o.team_id, o.slot, o.person_id, o.start, o.end, o.reason))
+    page = session.get(sp.StatusPage, 1) if has_status_page(session) else None
+    if page is not None and wanted(page):
+        state.status_page = {
+            "name": page.name,
+            "components": [
+                [c.id, c.name, c.group, c.description, list(c.services)]
+                for c in session.scalars(
+                    select(sp.Component).order_by(sp.Component.position, sp.Component.id)
+                )
+                if wanted(c)
+            ],
+        }
     # Only the columns a policy file states (not who added a row, or when).
     off = m.TimeOff
     for t_off in session.execute(

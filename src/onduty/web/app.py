@@ -29,10 +29,11 @@ from onduty.web.api import (
     runbooks,
     schedules,
     slack,
+    statuspage,
 )
 from onduty.web.limits import RequestLimits
 from onduty.web.security import SecurityMiddleware
-from onduty.web.ui import access, common, pages, people, report
+from onduty.web.ui import access, common, pages, people, report, status, status_admin
 from onduty.web.ui import dryrun as dryrun_page
 from onduty.web.ui import incidents as incident_pages
 from onduty.web.ui import postmortems as postmortem_pages
@@ -79,6 +80,7 @@ def create_app(
     app.include_router(postmortems.router)
     app.include_router(schedules.feeds)
     app.include_router(dryrun.router)
+    app.include_router(statuspage.router)
     app.include_router(access.router)
     app.include_router(pages.router)
     app.include_router(incident_pages.router)
@@ -87,6 +89,8 @@ def create_app(
     app.include_router(runbook_pages.router)
     app.include_router(postmortem_pages.router)
     app.include_router(dryrun_page.router)
+    app.include_router(status.router)
+    app.include_router(status_admin.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityMiddleware, base_url=settings.base_url)
     return app

@@ -15,6 +15,7 @@ EVENTS: Final = (
     "incident.handed_over",
     "oncall.shift_started",
     "oncall.shift_ended",
+    "status.update_due",
     "test",
     "reminder",
 )

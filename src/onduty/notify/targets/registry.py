@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from onduty.clock import Clock, SystemClock
 from onduty.config import Settings
 from onduty.notify.channels.base import PermanentError
 from onduty.notify.targets.base import Target
@@ -12,12 +13,32 @@ from onduty.notify.targets.jira import JiraTarget
 from onduty.notify.targets.slack import SlackTarget
 
 
-def build_targets(settings: Settings) -> dict[str, Target]:
+def build_targets(settings: Settings, clock: Clock | None = None) -> dict[str, Target]:
     """Return the configured targets keyed by name. `http` needs `http_target_secret` (unsigned
     calls would let anyone forge them), `jira` its base URL, e-mail and API token, `slack`
-    `slack_bot_token`; a target left out is "not configured", which `target_for` turns into
-    a `PermanentError`."""
-    targets: dict[str, Target] = {}
+    `slack_bot_token`, `intercom` a token and an admin id; `mail` uses the SMTP settings. A
+    target left out is "not configured", which `target_for` turns into a `PermanentError`."""
+    from onduty.notify.targets.intercom import IntercomTarget
+    from onduty.notify.targets.mail import MailTarget
+
+    targets: dict[str, Target] = {
+        "mail": MailTarget(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            from_addr=settings.smtp_from,
+            clock=clock or SystemClock(),
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+    }
+    if settings.intercom_token and settings.intercom_admin_id:
+        targets["intercom"] = IntercomTarget(
+            base_url=settings.intercom_base_url,
+            token=settings.intercom_token,
+            admin_id=settings.intercom_admin_id,
+            timeout_s=settings.webhook_timeout_s,
+        )
     if settings.http_target_secret:
         targets["http"] = HttpTarget(
             secret=settings.http_target_secret, timeout_s=settings.webhook_timeout_s

@@ -8,10 +8,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from onduty import intake
 from onduty.db.group_commit import GroupCommit
+from onduty.errors import OndutyError
 from onduty.incidents.admission import Inbound, Outcome, Refused, pagerduty_event
+from onduty.services.models import Integration
+from onduty.statuspage import intercom
 from onduty.web.deps import wake_engine
 
 router = APIRouter(tags=["intake"])
@@ -61,6 +66,8 @@ async def receive(key: str, request: Request) -> JSONResponse:
     body = await request.body()
     outcome = await _submit(request, Inbound(key, body, dict(request.headers)))
     if isinstance(outcome, Refused):
+        if outcome.reason == "elsewhere" and outcome.message == "intercom":
+            return await run_in_threadpool(_intercom, request, key, body)
         return _error(STATUS[outcome.reason], outcome.message, outcome.field)
     signals, result = outcome.signals, outcome.result
     return JSONResponse(
@@ -73,6 +80,36 @@ async def receive(key: str, request: Request) -> JSONResponse:
             "incidents_resolved": result.resolved,
         },
         status_code=202,
+    )
+
+
+def _intercom(request: Request, key: str, body: bytes) -> JSONResponse:
+    """An Intercom notification: the signature first (401 stores nothing), then a report and
+    an incident for a new conversation (statuspage/intercom.py). Answered 200 (Intercom wants
+    a 2xx quickly) with what was done."""
+    settings = request.app.state.settings
+    try:
+        intercom.verify(
+            settings.intercom_client_secret, body, request.headers.get("x-hub-signature")
+        )
+    except intercom.BadSignature as exc:
+        return _error(401, exc.message, exc.field)
+    factory = request.app.state.session_factory
+    try:
+        with factory() as session, session.begin():
+            integration = session.scalars(select(Integration).where(Integration.key == key)).one()
+            got = intercom.receive(
+                session, integration=integration, body=body, now=request.app.state.clock.now()
+            )
+    except OndutyError as exc:
+        if exc.field == "id" and exc.message == "duplicate notification":
+            return JSONResponse({"status": "duplicate"}, status_code=200)
+        return _error(400 if exc.field is None else 422, exc.message, exc.field)
+    if got.outcome == "created":
+        wake_engine(request)
+    return JSONResponse(
+        {"status": got.outcome, "incident": got.incident_id, "reason": got.reason},
+        status_code=200,
     )
 
 

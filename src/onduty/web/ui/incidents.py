@@ -22,6 +22,7 @@ from onduty.postmortems import service as postmortems_service
 from onduty.runbooks import parse as runbook_files
 from onduty.runbooks import service as runbooks_service
 from onduty.runbooks.models import RunbookFeedback
+from onduty.statuspage import service as statuspage_service
 from onduty.web.deps import get_session, wake_engine
 from onduty.web.errors import status_for
 from onduty.web.ui.common import (
@@ -345,6 +346,10 @@ def _incident_context(session: Session, incident_id: int, now: datetime) -> dict
         ),
         "priorities": PRIORITIES,
         "people": session.scalars(select(m.Person).order_by(m.Person.name)).all(),
+        "status_incidents": statuspage_service.for_incident(session, incident.id),
+        "status_required": bool(
+            (policy := session.get(m.PriorityPolicy, incident.priority)) and policy.status_page
+        ),
     }
 
 
@@ -423,6 +428,19 @@ async def _change(
                     now=now,
                     due_days=request.app.state.settings.runbook_task_due_days,
                     channel="web",
+                )
+            posted = statuspage_service.open_for_incident(session, incident_id)
+            if name == "resolve" and posted is not None and form.get("resolve_status"):
+                # The resolve form asks whether the status incident is over too.
+                statuspage_service.add_update(
+                    session,
+                    status_incident_id=posted.id,
+                    status="resolved",
+                    body=None,
+                    component_statuses=None,
+                    actor=viewer.actor,
+                    now=now,
+                    base_url=request.app.state.settings.base_url,
                 )
         elif name == "handover":
             links = [x.strip() for x in str(form.get("links", "")).splitlines() if x.strip()]

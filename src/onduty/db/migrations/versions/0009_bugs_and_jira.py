@@ -2,7 +2,7 @@
 file's whole-organisation sections (jira, templates); inbound webhook deliveries seen
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-03 00:50:00
 
 `reference` is what an anonymous reporter can quote (random, so it reveals nothing about how
@@ -20,7 +20,7 @@ from alembic import op
 import onduty.db.base
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
