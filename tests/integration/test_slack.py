@@ -425,3 +425,42 @@ def test_shift_start_and_end_go_to_both_people_and_the_team_channel(desk: Desk) 
     before = desk.outbox_count()
     desk.engine.shift_notices(desk.clock.now())
     assert desk.outbox_count() == before
+
+
+def test_status_page_posts_and_updates_are_said_in_the_thread(desk: Desk) -> None:
+    posted = desk.client.post(
+        "/integrations/acmestorefrontalertmanager0001", content=alertmanager("CheckoutDown")
+    )
+    assert posted.status_code == 202
+    desk.settle()
+    [first] = desk.slack.calls("chat.postMessage")
+    parent = next(ts for (_c, ts), args in desk.slack.messages.items() if args == first)
+    with desk.factory() as s, s.begin():
+        token = auth_service.create_token(
+            s, person_id="asha", role="responder", now=desk.clock.now()
+        )
+    auth = {"Authorization": f"Bearer {token}"}
+    made = desk.client.post(
+        "/api/v1/status-incidents",
+        json={
+            "name": "Checkout is failing",
+            "status": "investigating",
+            "impact": "major",
+            "body": "We are looking into it.",
+            "components": {"web-shop": "major_outage"},
+            "incident": 1,
+        },
+        headers=auth,
+    )
+    assert made.status_code == 201, made.text
+    update = {"status": "identified", "body": "A bad deploy; rolling back."}
+    answer = desk.client.post(
+        f"/api/v1/status-incidents/{made.json()['id']}/updates", json=update, headers=auth
+    )
+    assert answer.status_code == 201, answer.text
+    desk.settle()
+    replies = [c for c in desk.slack.calls("chat.postMessage") if c.get("thread_ts") == parent]
+    assert [r["text"] for r in replies] == [
+        ":loudspeaker: Posted to the status page (investigating): Checkout is failing",
+        ":loudspeaker: Status page update (identified): A bad deploy; rolling back.",
+    ]

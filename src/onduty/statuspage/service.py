@@ -25,6 +25,7 @@ from onduty.notify import templates as comm
 from onduty.people.models import Organization, Person
 from onduty.schedules import service as schedules_service
 from onduty.services.models import Service
+from onduty.slack import threads as slack_threads
 from onduty.statuspage.models import (
     AffectedComponent,
     Component,
@@ -436,6 +437,13 @@ def create_status_incident(
             status=status,
             name=row.name,
         )
+        slack_threads.post_event(
+            session,
+            incident=incident,
+            text=f":loudspeaker: Posted to the status page ({status}): {row.name}",
+            now=now,
+            key=f"status:{update_row.id}",
+        )
     audit.record(
         session,
         actor=actor,
@@ -533,6 +541,13 @@ def add_update(
             channel="status_page",
             status_incident=row.id,
             status=status,
+        )
+        slack_threads.post_event(
+            session,
+            incident=incident,
+            text=f":loudspeaker: Status page update ({status}): {update_row.body[:300]}",
+            now=now,
+            key=f"status:{update_row.id}",
         )
     audit.record(
         session,
