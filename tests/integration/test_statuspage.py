@@ -36,7 +36,7 @@ def test_policy_applies_exports_and_reapplies_the_status_page(
     first = apply_doc(session_factory, doc)
     assert "created component web-shop" in first
     assert "created status page" in first
-    assert any(line.startswith("changed templates") for line in first)
+    assert "created templates" in first
     assert apply_doc(session_factory, doc) == []
     with session_factory() as s:
         rows = s.scalars(select(m.Component).order_by(m.Component.position)).all()
@@ -259,9 +259,9 @@ def test_a_template_from_the_policy_and_the_sandbox(world: World) -> None:
     assert upd["updates"][0]["body"] == "Slow search is monitoring on Acme Commerce Status."
     # A template that passes lint's variable check but that the sandbox refuses at render time.
     with world.session_factory() as s, s.begin():
-        page = s.get(m.StatusPage, 1)
-        assert page is not None
-        page.templates = {"status_update": "{{ component_list.__class__.__mro__ }}"}
+        kept = s.get(m.PolicySetting, "templates")
+        assert kept is not None
+        kept.value = {"status_update": "{{ component_list.__class__.__mro__ }}"}
     refused = post(
         world, f"/api/v1/status-incidents/{made['id']}/updates", {"status": "identified"}, 422
     )
