@@ -93,6 +93,8 @@ class RecordingServer:
                 self.end_headers()
                 self.wfile.write(reply.body)
 
+            do_GET = do_POST  # a site an http check probes
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep test output clean
 
@@ -133,6 +135,17 @@ class RecordingServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class Site(RecordingServer):
+    """A web site an http check probes: answers `reply` (200 "ok" unless changed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reply = Reply(200, b"all systems ok")
+
+    def answer(self, request: Recorded) -> Reply:
+        return self.reply
 
 
 class WebhookReceiver(RecordingServer):

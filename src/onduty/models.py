@@ -2,6 +2,7 @@
 
 from onduty.audit.models import AuditEvent
 from onduty.auth.models import ApiToken, LoginFailure
+from onduty.checks.models import Check, CheckRun
 from onduty.db.base import Base
 from onduty.escalation.models import (
     EscalationPolicy,
@@ -9,6 +10,7 @@ from onduty.escalation.models import (
     EscalationStep,
     Notification,
 )
+from onduty.handover.models import AgendaItem, Handover, HandoverMeeting
 from onduty.incidents.models import (
     Alert,
     Counter,
@@ -32,10 +34,13 @@ from onduty.schedules.models import Override, Rota, RotaSlot, SlotMember, TimeOf
 from onduty.services.models import Integration, Service
 
 __all__ = [
+    "AgendaItem",
     "Alert",
     "ApiToken",
     "AuditEvent",
     "Base",
+    "Check",
+    "CheckRun",
     "ContactMethod",
     "Counter",
     "CriticalityRule",
@@ -44,6 +49,8 @@ __all__ = [
     "EscalationPolicy",
     "EscalationState",
     "EscalationStep",
+    "Handover",
+    "HandoverMeeting",
     "Incident",
     "Integration",
     "Login",

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -48,6 +49,7 @@ NOT_AUDITED_ROUTES: dict[Route, str] = {
     ("POST", "/v2/enqueue"): "the same, through PagerDuty's Events API",
     ("POST", "/login"): "signing in changes nothing on anyone's behalf",
     ("POST", "/logout"): "signing out ends only the signed-in login's own sessions",
+    ("POST", "/heartbeat/{key}"): "pings from monitored jobs: the check's history has them",
 }
 
 READ_ONLY_COMMANDS = {
@@ -60,6 +62,7 @@ READ_ONLY_COMMANDS = {
     "integrations list",
     "policy lint",
     "policy export",
+    "checks list",
 }
 NOT_AUDITED_COMMANDS = {
     "db upgrade": "changes the schema, not the data",
@@ -122,6 +125,13 @@ def settings(db_url: str) -> Settings:
     )
 
 
+def with_checklist(doc: dict[str, Any]) -> dict[str, Any]:
+    doc["checks"] = [
+        {"id": "smoke", "team": "checkout", "type": "checklist", "at": "09:00", "items": ["a", "b"]}
+    ]
+    return doc
+
+
 def changing_routes(app: FastAPI) -> set[Route]:
     """Every (method, path) that can change state, through included routers too."""
     return {
@@ -144,7 +154,7 @@ def test_every_state_changing_route_writes_one_audit_row(
     client: TestClient, session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:
     clock.set(datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
-    apply_doc(session_factory, example())
+    apply_doc(session_factory, with_checklist(example()))
     make_login(session_factory, clock.now(), "boss", "admin")
     make_login(session_factory, clock.now(), "asha", "responder", person="asha")
     with session_factory() as s, s.begin():
@@ -247,6 +257,13 @@ def test_every_state_changing_route_writes_one_audit_row(
         "time_off",
         str(away.json()["id"]),
     )
+
+    ticked = client.post("/api/v1/checks/smoke/tick", json={"item": "a"}, headers=api)
+    assert ticked.status_code == 200, ticked.text
+    log.one(("POST", "/api/v1/checks/{check_id}/tick"), by_token, "check.tick", "check", "smoke")
+    again = client.post("/api/v1/checks/smoke/tick", json={"item": "a"}, headers=api)
+    assert again.status_code == 200  # ticked already: nothing new
+    log.nothing()
 
     # Where a page reached a person: signed link, Slack, SMS and voice; the person acts.
     expires = clock.now() + timedelta(hours=1)
@@ -355,6 +372,12 @@ def test_every_state_changing_route_writes_one_audit_row(
         "override",
         override,
     )
+    page = client.get("/checks").text
+    ticked = client.post(
+        "/checks/smoke/tick", data={"csrf_token": csrf(page), "item": "2"}, follow_redirects=False
+    )
+    assert ticked.status_code == 303, ticked.text
+    log.one(("POST", "/checks/{check_id}/tick"), "asha", "check.tick", "check", "smoke")
     page = client.get("/people/asha").text
     tested = client.post(
         "/people/asha/test", data={"csrf_token": csrf(page)}, follow_redirects=False
@@ -488,6 +511,10 @@ def test_every_state_changing_command_writes_one_audit_row(
     log.one("incident resolve", "cli", "incident.resolve", "incident", str(incident))
     run("incident", "reopen", str(incident))
     log.one("incident reopen", "cli", "incident.reopen", "incident", str(incident))
+    apply_doc(session_factory, with_checklist(example()))
+    log.skip()
+    run("checks", "tick", "smoke", "1", "--as", "ravi")
+    log.one("checks tick", "ravi", "check.tick", "check", "smoke")
 
     root = typer.main.get_command(cli.app)
     assert isinstance(root, TyperGroup)

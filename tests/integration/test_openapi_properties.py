@@ -59,6 +59,11 @@ NEEDS: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/swaps"): "responder",
     ("POST", "/api/v1/time-off"): "responder",
     ("GET", "/api/v1/integrations"): "manager",
+    ("GET", "/heartbeat/{key}"): None,
+    ("POST", "/heartbeat/{key}"): None,
+    ("GET", "/api/v1/checks"): "viewer",
+    ("GET", "/api/v1/checks/{check_id}"): "viewer",
+    ("POST", "/api/v1/checks/{check_id}/tick"): "responder",
 }
 CALLERS = (None, *ROLES)  # no token, then each role from the least to the most
 WRITES = ("INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "TRUNCATE")

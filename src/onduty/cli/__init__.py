@@ -10,6 +10,7 @@ from onduty.cli.access import integrations_app, token_app, user_app
 from onduty.cli.app import app
 from onduty.cli.incidents import incident_app
 from onduty.cli.policy import db_app, policy_app
+from onduty.cli.process import checks_app
 
 app.add_typer(policy_app, name="policy")
 app.add_typer(db_app, name="db")
@@ -19,6 +20,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(schedules.schedule_app, name="schedule")
 app.add_typer(schedules.override_app, name="override")
 app.add_typer(incident_app, name="incident")
+app.add_typer(checks_app, name="checks")
 
 __all__ = ["app", "main", "server"]
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Protocol, TypedDict
+from typing import Annotated, Any, Protocol, TypedDict
 
 import typer
 
@@ -137,6 +137,11 @@ class Backend(Protocol):
     def act(self, action: str, incident_id: int, *, person: str | None) -> int:
         """Acknowledge, resolve or reopen; the incident's number."""
         ...
+
+    # The on-call process: the API's JSON documents as they are (GET /api/v1/checks, ...).
+    def checks(self) -> list[dict[str, Any]]: ...
+
+    def tick(self, check_id: str, item: str, *, person: str | None) -> dict[str, Any]: ...
 
 
 def environment(name: str) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from onduty.cli.backend import (
     IncidentDetailDoc,
@@ -184,3 +184,24 @@ class LocalBackend:
             now=clock().now(),
         )
         return row.number
+
+    def checks(self) -> list[dict[str, Any]]:
+        from onduty.checks.service import list_checks
+        from onduty.cli.backend import environment
+
+        base = environment("BASE_URL") or "http://127.0.0.1:8000"
+        return list_checks(self.session, now=clock().now(), base_url=base)
+
+    def tick(self, check_id: str, item: str, *, person: str | None) -> dict[str, Any]:
+        from onduty.checks.service import tick
+        from onduty.people.models import Person
+
+        if person is not None and self.session.get(Person, person) is None:
+            raise CliError(f"--as: no person with id {person!r}")
+        return tick(
+            self.session,
+            check_id=check_id,
+            item=item,
+            actor=person or CREATED_BY,
+            now=clock().now(),
+        )

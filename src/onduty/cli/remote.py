@@ -255,6 +255,16 @@ class HttpBackend:
         doc = self._call("POST", f"/incidents/{incident_id}/{action}")
         return int(doc["number"])
 
+    def checks(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/checks"))
+
+    def tick(self, check_id: str, item: str, *, person: str | None) -> dict[str, Any]:
+        if person is not None:
+            raise CliError("--as: with --server, the person acting is the token's")
+        return dict(
+            self._call("POST", f"/checks/{quote(check_id, safe='')}/tick", json={"item": item})
+        )
+
     def check(self) -> None:
         """Ask for something every token may read: a refused token or a wrong URL shows now."""
         self._call("GET", "/timezones")

@@ -22,6 +22,8 @@ EVENT_LABELS: Final[Mapping[str, str]] = {
     "incident.acknowledged": "acknowledged",
     "incident.resolved": "resolved",
     "oncall.shift_started": "on-call shift started",
+    "oncall.check_due": "daily check due",
+    "oncall.handover": "weekly handover",
     "test": "test",
 }
 SMS_REPLY_CODES: Final[Mapping[IncidentAction, str]] = {"acknowledge": "A", "resolve": "R"}
@@ -37,6 +39,8 @@ _SLACK_EMOJI: Final[Mapping[str, str]] = {
     "incident.acknowledged": ":eyes:",
     "incident.resolved": ":white_check_mark:",
     "oncall.shift_started": ":calendar:",
+    "oncall.check_due": ":ballot_box_with_check:",
+    "oncall.handover": ":handshake:",
     "test": ":wave:",
 }
 _DEFAULT_TEXT: Final[Mapping[str, str]] = {
@@ -72,7 +76,11 @@ def subject(message: Message) -> str:
     """Return the e-mail subject, e.g. `[P1] #42 Storefront: checkout 500s (triggered)`."""
     incident = message.incident
     if incident is None:
-        label = "Test notification" if message.event == "test" else "On-call shift started"
+        label = {
+            "test": "Test notification",
+            "oncall.check_due": "Daily check due",
+            "oncall.handover": "Weekly handover",
+        }.get(message.event, "On-call shift started")
         return f"[onduty] {label}"
     return (
         f"[{incident.priority}] #{incident.number} {incident.service}: {incident.title} "

@@ -16,10 +16,20 @@ from onduty.db import make_engine, make_session_factory
 from onduty.db.group_commit import GroupCommit
 from onduty.incidents.admission import Admission
 from onduty.web import errors
-from onduty.web.api import actions, admin, docs, health, incidents, intake, metrics, schedules
+from onduty.web.api import (
+    actions,
+    admin,
+    checks,
+    docs,
+    health,
+    incidents,
+    intake,
+    metrics,
+    schedules,
+)
 from onduty.web.limits import RequestLimits
 from onduty.web.security import SecurityMiddleware
-from onduty.web.ui import access, common, pages, people
+from onduty.web.ui import access, common, pages, people, process
 from onduty.web.ui import incidents as incident_pages
 
 HERE = Path(__file__).parent
@@ -59,10 +69,13 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(schedules.router)
     app.include_router(schedules.feeds)
+    app.include_router(checks.router)
+    app.include_router(checks.pings)
     app.include_router(access.router)
     app.include_router(pages.router)
     app.include_router(incident_pages.router)
     app.include_router(people.router)
+    app.include_router(process.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityMiddleware, base_url=settings.base_url)
     return app

@@ -13,6 +13,8 @@ EVENTS: Final = (
     "incident.acknowledged",
     "incident.resolved",
     "oncall.shift_started",
+    "oncall.check_due",
+    "oncall.handover",
     "test",
 )
 """Every `Message.event` (SPEC §6.3)."""
