@@ -63,6 +63,7 @@ READ_ONLY_COMMANDS = {
     "policy lint",
     "policy export",
     "checks list",
+    "report",
 }
 NOT_AUDITED_COMMANDS = {
     "db upgrade": "changes the schema, not the data",

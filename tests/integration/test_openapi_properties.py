@@ -64,6 +64,7 @@ NEEDS: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/checks"): "viewer",
     ("GET", "/api/v1/checks/{check_id}"): "viewer",
     ("POST", "/api/v1/checks/{check_id}/tick"): "responder",
+    ("GET", "/api/v1/reports/oncall"): "viewer",
 }
 CALLERS = (None, *ROLES)  # no token, then each role from the least to the most
 WRITES = ("INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "TRUNCATE")

@@ -8,9 +8,10 @@ from __future__ import annotations
 from onduty.cli import schedules, server
 from onduty.cli.access import integrations_app, token_app, user_app
 from onduty.cli.app import app
+from onduty.cli.common import friendly
 from onduty.cli.incidents import incident_app
 from onduty.cli.policy import db_app, policy_app
-from onduty.cli.process import checks_app
+from onduty.cli.process import checks_app, report
 
 app.add_typer(policy_app, name="policy")
 app.add_typer(db_app, name="db")
@@ -21,6 +22,7 @@ app.add_typer(schedules.schedule_app, name="schedule")
 app.add_typer(schedules.override_app, name="override")
 app.add_typer(incident_app, name="incident")
 app.add_typer(checks_app, name="checks")
+app.command("report")(friendly(report))
 
 __all__ = ["app", "main", "server"]
 

@@ -143,6 +143,10 @@ class Backend(Protocol):
 
     def tick(self, check_id: str, item: str, *, person: str | None) -> dict[str, Any]: ...
 
+    def report(
+        self, *, team: str | None, since: str | None, until: str | None
+    ) -> dict[str, Any]: ...
+
 
 def environment(name: str) -> str | None:
     """ONDUTY_<name>, matched without regard to case as pydantic-settings matches it (Settings

@@ -205,3 +205,10 @@ class LocalBackend:
             actor=person or CREATED_BY,
             now=clock().now(),
         )
+
+    def report(self, *, team: str | None, since: str | None, until: str | None) -> dict[str, Any]:
+        from onduty.db import dialect
+        from onduty.reports.service import report
+
+        self.session.connection(execution_options={dialect.READ_ONLY: True})
+        return report(self.session, team=team, since=since, until=until, now=clock().now())

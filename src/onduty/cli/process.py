@@ -60,3 +60,94 @@ def checks_tick(
         doc = backend.tick(check_id, item, person=person)
     done = sum(1 for i in doc["items"] if i["done"])
     out.print(f"{check_id} {doc['day']}: {done}/{len(doc['items'])} done ({doc['state']})")
+
+
+def _secs(value: float | None) -> str:
+    if value is None:
+        return "-"
+    minutes, seconds = divmod(int(value), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {seconds:02d}s"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def report(
+    team: Annotated[str | None, typer.Option(help="Only this team.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="A date (inclusive) or ISO 8601 instant; default 30 days ago."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="A date (inclusive) or ISO 8601 instant; default now.")
+    ] = None,
+    as_json: AsJson = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="Print CSV (section,group,metric,value).")
+    ] = False,
+    server: Server = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """On-call metrics: MTTA/MTTR, SLA %, pages and night pages per person, hours on call."""
+    import csv
+    import sys
+
+    from onduty.cli.common import CliError
+
+    if as_json and as_csv:
+        raise CliError("--json and --csv: give one of them")
+    with connect(server, database_url) as backend:
+        doc = backend.report(team=team, since=since, until=until)
+    if as_json:
+        print_json(doc)
+        return
+    if as_csv:
+        from onduty.reports.service import csv_rows
+
+        csv.writer(sys.stdout).writerows(csv_rows(doc))
+        return
+    t = doc["totals"]
+    out.print(f"{doc['team'] or 'All teams'}, {doc['since']} to {doc['until']}")
+    out.print(
+        f"{t['incidents']} incidents; MTTA median {_secs(t['mtta_median_s'])}, p90 "
+        f"{_secs(t['mtta_p90_s'])}; MTTR median {_secs(t['mttr_median_s'])}, p90 "
+        f"{_secs(t['mttr_p90_s'])}; acknowledged in time "
+        f"{_pct(t['acknowledged_within_ack_timeout_pct'])}, resolved in time "
+        f"{_pct(t['resolved_within_target_pct'])}"
+    )
+    for section, key in (("by_team", "team"), ("by_priority", "priority")):
+        grid = table(
+            key, "incidents", "MTTA p50", "MTTA p90", "MTTR p50", "ack in time", "resolved in time"
+        )
+        for r in doc[section]:
+            grid.add_row(
+                str(r[key]),
+                str(r["incidents"]),
+                _secs(r["mtta_median_s"]),
+                _secs(r["mtta_p90_s"]),
+                _secs(r["mttr_median_s"]),
+                _pct(r["acknowledged_within_ack_timeout_pct"]),
+                _pct(r["resolved_within_target_pct"]),
+            )
+        out.print(grid)
+    grid = table(
+        "person", "acked", "MTTA p50", "pages", "off hours", "at night", "shifts", "hours on call"
+    )
+    for p in doc["by_person"]:
+        grid.add_row(
+            p["person"],
+            str(p["acknowledged"]),
+            _secs(p["mtta_median_s"]),
+            str(p["pages"]),
+            str(p["pages_off_hours"]),
+            str(p["pages_night"]),
+            str(p["shifts"]),
+            f"{p['hours_on_call']:.0f}",
+        )
+    out.print(grid)
+    if doc["noisy_keys"]:
+        out.print("Noisiest alerts at night:")
+        for n in doc["noisy_keys"]:
+            out.print(f"  {n['night_pages']:>4}  {n['service']}: {n['summary']}")

@@ -265,6 +265,10 @@ class HttpBackend:
             self._call("POST", f"/checks/{quote(check_id, safe='')}/tick", json={"item": item})
         )
 
+    def report(self, *, team: str | None, since: str | None, until: str | None) -> dict[str, Any]:
+        params = {k: v for k, v in (("team", team), ("since", since), ("until", until)) if v}
+        return dict(self._call("GET", "/reports/oncall", params=params))
+
     def check(self) -> None:
         """Ask for something every token may read: a refused token or a wrong URL shows now."""
         self._call("GET", "/timezones")

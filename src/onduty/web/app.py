@@ -25,6 +25,7 @@ from onduty.web.api import (
     incidents,
     intake,
     metrics,
+    reports,
     schedules,
 )
 from onduty.web.limits import RequestLimits
@@ -71,6 +72,7 @@ def create_app(
     app.include_router(schedules.feeds)
     app.include_router(checks.router)
     app.include_router(checks.pings)
+    app.include_router(reports.router)
     app.include_router(access.router)
     app.include_router(pages.router)
     app.include_router(incident_pages.router)
