@@ -10,7 +10,10 @@ from sqlalchemy.orm import Session
 
 from onduty.checks import service as checks_service
 from onduty.config import Settings
+from onduty.db import dialect
 from onduty.errors import OndutyError
+from onduty.reports import service as reports_service
+from onduty.schedules import service as schedules_service
 from onduty.web.deps import get_session, get_settings
 from onduty.web.ui.common import Viewer, checked_form, page_role, render, see_other
 
@@ -56,3 +59,46 @@ async def checks_tick(
         page.status_code = 422
         return page
     return see_other("/checks")
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def reports_page(
+    request: Request,
+    team: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    session: Session = Depends(get_session),
+    viewer: Viewer = Depends(page_role("viewer")),
+) -> HTMLResponse:
+    """The on-call report with its trend charts (drawn by static/reports.js)."""
+    session.connection(execution_options={dialect.READ_ONLY: True})
+    team, since, until = team or None, since or None, until or None
+    teams = schedules_service.team_ids(session)
+    try:
+        report = reports_service.report(
+            session, team=team, since=since, until=until, now=request.app.state.clock.now()
+        )
+    except OndutyError as exc:
+        return render(
+            request,
+            "reports.html",
+            viewer,
+            status_code=422,
+            error=exc.message,
+            teams=teams,
+            team=team,
+            since=since,
+            until=until,
+            report=None,
+        )
+    return render(
+        request,
+        "reports.html",
+        viewer,
+        error=None,
+        teams=teams,
+        team=team,
+        since=since,
+        until=until,
+        report=report,
+    )
