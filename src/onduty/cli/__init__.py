@@ -11,7 +11,7 @@ from onduty.cli.app import app
 from onduty.cli.common import friendly
 from onduty.cli.incidents import incident_app
 from onduty.cli.policy import db_app, policy_app
-from onduty.cli.process import checks_app, report
+from onduty.cli.process import checks_app, handover_app, report
 
 app.add_typer(policy_app, name="policy")
 app.add_typer(db_app, name="db")
@@ -22,6 +22,7 @@ app.add_typer(schedules.schedule_app, name="schedule")
 app.add_typer(schedules.override_app, name="override")
 app.add_typer(incident_app, name="incident")
 app.add_typer(checks_app, name="checks")
+app.add_typer(handover_app, name="handover")
 app.command("report")(friendly(report))
 
 __all__ = ["app", "main", "server"]

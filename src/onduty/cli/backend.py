@@ -147,6 +147,8 @@ class Backend(Protocol):
         self, *, team: str | None, since: str | None, until: str | None
     ) -> dict[str, Any]: ...
 
+    def handovers(self, *, team: str) -> list[dict[str, Any]]: ...
+
 
 def environment(name: str) -> str | None:
     """ONDUTY_<name>, matched without regard to case as pydantic-settings matches it (Settings

@@ -212,3 +212,8 @@ class LocalBackend:
 
         self.session.connection(execution_options={dialect.READ_ONLY: True})
         return report(self.session, team=team, since=since, until=until, now=clock().now())
+
+    def handovers(self, *, team: str) -> list[dict[str, Any]]:
+        from onduty.handover.service import list_handovers
+
+        return list_handovers(self.session, team=team)

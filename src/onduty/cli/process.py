@@ -11,6 +11,7 @@ from onduty.cli.backend import Server, connect
 from onduty.cli.common import As, AsJson, DatabaseUrl, friendly, out, print_json, table
 
 checks_app = typer.Typer(no_args_is_help=True, help="Daily checks: list and tick.")
+handover_app = typer.Typer(no_args_is_help=True, help="The weekly on-call handover.")
 
 
 def _check_line(doc: dict[str, Any]) -> str:
@@ -151,3 +152,42 @@ def report(
         out.print("Noisiest alerts at night:")
         for n in doc["noisy_keys"]:
             out.print(f"  {n['night_pages']:>4}  {n['service']}: {n['summary']}")
+
+
+@handover_app.command("show")
+@friendly
+def handover_show(
+    team: Annotated[str, typer.Option(help="The team.")],
+    as_json: AsJson = False,
+    server: Server = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The team's latest weekly handover report."""
+    from onduty.cli.common import CliError
+
+    with connect(server, database_url) as backend:
+        docs = backend.handovers(team=team)
+    if not docs:
+        raise CliError(f"no handover for team {team!r} yet")
+    h = docs[0]
+    if as_json:
+        print_json(h)
+        return
+    acked = (
+        f"acknowledged by {h['acknowledged_by']}" if h["acknowledged_at"] else "NOT acknowledged"
+    )
+    out.print(f"Handover {team} at {h['at']} ({acked})")
+    for s in h["slots"]:
+        out.print(f"  {s['slot']}: {s['outgoing'] or 'nobody'} -> {s['incoming'] or 'nobody'}")
+    out.print(f"Open incidents passed on: {len(h['open_incidents'])}")
+    for i in h["open_incidents"]:
+        out.print(f"  #{i['number']} {i['priority']} {i['title']} -> {i['assigned_to'] or '-'}")
+    for u in h["unresolved"]:
+        out.print(f"  not resolved: #{u['number']} {u['title']}: {u['why']}")
+    t = h["metrics"]["totals"]
+    out.print(
+        f"The week: {t['incidents']} incidents, MTTA median {_secs(t['mtta_median_s'])}, "
+        f"acknowledged in time {_pct(t['acknowledged_within_ack_timeout_pct'])}"
+    )
+    for a in h["agenda"]:
+        out.print(f"  agenda: {a['text']} ({a['by']})")

@@ -269,6 +269,9 @@ class HttpBackend:
         params = {k: v for k, v in (("team", team), ("since", since), ("until", until)) if v}
         return dict(self._call("GET", "/reports/oncall", params=params))
 
+    def handovers(self, *, team: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/handovers", params={"team": team}))
+
     def check(self) -> None:
         """Ask for something every token may read: a refused token or a wrong URL shows now."""
         self._call("GET", "/timezones")

@@ -27,6 +27,7 @@ from onduty.engine.deliver import Prepared
 from onduty.engine.instance import Identity
 from onduty.escalation import service as escalation_service
 from onduty.escalation.models import EscalationState
+from onduty.handover import service as handover_service
 from onduty.incidents.models import Incident
 from onduty.notify import models as ob
 from onduty.notify import outbox
@@ -314,6 +315,7 @@ class Engine:
             return 0
         count = self.shift_notices(now)
         count += self._job("checks", self.checks, now)
+        count += self._job("handovers", self.handovers, now)
         with self.session_factory() as session:
             self.last_audit = audit(session, now=now, tick=self.settings.engine_tick)
         return count
@@ -362,6 +364,17 @@ class Engine:
         if self._waits_for_probes:
             futures.wait(runs)
         return count + len(probes)
+
+    def handovers(self, now: datetime) -> int:
+        """Weekly handovers at each team's handoff (once: unique per team and instant), and
+        the reminders of unacknowledged ones."""
+        base = self.settings.base_url
+        with self.session_factory() as session, session.begin():
+            made = handover_service.generate_due(session, now=now, base_url=base)
+            made += handover_service.remind(session, now=now, base_url=base)
+        if made:
+            self._send_wake.set()
+        return made
 
     def _probe(self, probe: check_probe.Probe) -> None:
         outcome = check_probe.run(probe)

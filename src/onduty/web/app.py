@@ -21,6 +21,7 @@ from onduty.web.api import (
     admin,
     checks,
     docs,
+    handovers,
     health,
     incidents,
     intake,
@@ -73,6 +74,7 @@ def create_app(
     app.include_router(checks.router)
     app.include_router(checks.pings)
     app.include_router(reports.router)
+    app.include_router(handovers.router)
     app.include_router(access.router)
     app.include_router(pages.router)
     app.include_router(incident_pages.router)
