@@ -7,7 +7,7 @@ rota arithmetic. Reads only: the caller may run it on a read-only connection."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -131,29 +131,49 @@ def _incidents(session: Session, where: list[Any], ack_timeout_s: int, *groups: 
 
 @dataclass
 class _Hours:
+    """A person's working hours and zone, answering for whole minutes since 1970 (UTC) with
+    integer arithmetic: the zone's offset is looked up once per hour (offsets change on the
+    hour or half hour in every zone in use; a half-hour change is placed up to 30 min late)."""
+
     zone: str
     days: frozenset[int]
-    start: time
-    end: time
+    start: int  # minutes after local midnight
+    end: int
+    offsets: dict[int, int] = field(default_factory=dict)
 
-    def working(self, local: datetime) -> bool:
-        t = local.time()
+    def local(self, minute: int) -> tuple[int, int]:
+        """(weekday, minute of the day) in the person's zone; weekday 0 is Monday."""
+        hour = minute // 60
+        offset = self.offsets.get(hour)
+        if offset is None:
+            at = datetime.fromtimestamp(hour * 3600, UTC)
+            delta = localtime.to_local(at, self.zone).utcoffset()
+            offset = self.offsets[hour] = int(delta.total_seconds() // 60) if delta else 0
+        local = minute + offset
+        return (local // 1440 + 3) % 7, local % 1440  # 1970-01-01 was a Thursday
+
+    def working(self, weekday: int, minute: int) -> bool:
         if self.start < self.end:
-            return local.weekday() in self.days and self.start <= t < self.end
+            return weekday in self.days and self.start <= minute < self.end
         # A window past midnight belongs to the day it starts on.
-        if t >= self.start:
-            return local.weekday() in self.days
-        return t < self.end and (local.weekday() - 1) % 7 in self.days
+        if minute >= self.start:
+            return weekday in self.days
+        return minute < self.end and (weekday - 1) % 7 in self.days
 
 
-def _night(local: datetime) -> bool:
-    t = local.time()
-    return t >= NIGHT[0] or t < NIGHT[1]
+def _night(minute: int) -> bool:
+    return (
+        minute >= NIGHT[0].hour * 60 + NIGHT[0].minute
+        or minute < NIGHT[1].hour * 60 + NIGHT[1].minute
+    )
 
 
-def _hhmm(text: str) -> time:
+def _hhmm(text: str) -> int:
     hour, minute = (int(x) for x in text.split(":"))
-    return time(hour, minute)
+    return hour * 60 + minute
+
+
+_UTC_HOURS = _Hours("UTC", frozenset(range(7)), 0, 0)
 
 
 def _people_hours(session: Session, org: Organization | None) -> dict[str, _Hours]:
@@ -235,7 +255,6 @@ def _empty_person(person: str) -> dict[str, Any]:
         "pages_night": 0,
         "shifts": 0,
         "hours_on_call": 0.0,
-        "hours_off_hours": 0.0,
     }
 
 
@@ -263,17 +282,17 @@ def _people(
         doc["mtta_p90_s"] = _row(row)["mtta_p90_s"]
     teams = [team] if team else schedules_service.team_ids(session)
     for team_id in teams:
-        try:
-            rows = schedules_service.fairness(session, team_id=team_id, start=since, end=until)
-        except Exception:  # a team without a rota has no shifts
-            continue
-        for person, fair in rows.items():
-            if not fair.shifts:
-                continue
-            doc = out.setdefault(person, _empty_person(person))
-            doc["shifts"] += fair.shifts
-            doc["hours_on_call"] = round(doc["hours_on_call"] + fair.hours, 1)
-            doc["hours_off_hours"] = round(doc["hours_off_hours"] + fair.off_hours, 1)
+        # The rota's shifts (overrides and time off applied); hours are those inside the range.
+        schedule = schedules_service.load_schedule(session, team_id=team_id, start=since, end=until)
+        for slot in schedule.rota.slots:
+            for shift in schedule.shifts(slot.name, since, until):
+                if shift.person is None:
+                    continue
+                doc = out.setdefault(shift.person, _empty_person(shift.person))
+                doc["shifts"] += 1
+                doc["hours_on_call"] += (shift.end - shift.start).total_seconds() / 3600
+    for doc in out.values():
+        doc["hours_on_call"] = round(doc["hours_on_call"], 1)
     return out
 
 
@@ -300,17 +319,18 @@ def _pages(
     )
     out: dict[str, dict[str, int]] = defaultdict(Counter)
     for person, at_minute, count in session.execute(query):
-        at = datetime.fromtimestamp(at_minute * 60, UTC)
-        h = hours.get(person)
-        local = localtime.to_local(at, h.zone if h else "UTC")
-        off = bool(h) and not h.working(local)  # type: ignore[union-attr]
-        night = _night(local)
+        h = hours.get(person, _UTC_HOURS)
+        weekday, minute = h.local(at_minute)
+        off = not h.working(weekday, minute)
+        night = _night(minute)
         counts = out[person]
         counts["pages"] += count
         counts["pages_off_hours"] += count if off else 0
         counts["pages_night"] += count if night else 0
         week = (at_minute * 60 - WEEK_ZERO) // (7 * 86400)
-        doc = weekly.setdefault(week, {"week_start": _week_start(week), "incidents": 0})
+        doc = weekly.get(week) or weekly.setdefault(
+            week, {"week_start": _week_start(week), "incidents": 0}
+        )
         for key, add in (
             ("pages", count),
             ("pages_off_hours", off * count),
@@ -348,13 +368,10 @@ def _noisy(
     total: Counter[tuple[str, str]] = Counter()
     summaries: dict[tuple[str, str], str] = {}
     for service, key, summary, person, at_minute, count in session.execute(query):
-        h = hours.get(person)
-        local = localtime.to_local(
-            datetime.fromtimestamp(at_minute * 60, UTC), h.zone if h else "UTC"
-        )
+        _weekday, minute = hours.get(person, _UTC_HOURS).local(at_minute)
         total[(service, key)] += count
         summaries[(service, key)] = summary
-        if _night(local):
+        if _night(minute):
             night[(service, key)] += count
     return [
         {
