@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from onduty import models as m
@@ -264,6 +264,10 @@ def from_database(session: Session, *, managed_only: bool) -> State:
     ):
         if wanted(t_off):
             state.time_off.add((t_off.person_id, t_off.start, t_off.end, t_off.reason))
+    # Tables of migration 0012: a database at an older revision (the migration tests store
+    # data with today's code before they upgrade) has neither checks nor a meeting time.
+    if not inspect(session.connection()).has_table("check"):
+        return state
     for c in session.scalars(select(m.Check).order_by(m.Check.id)):
         if wanted(c):
             state.checks[c.id] = {
