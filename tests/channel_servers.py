@@ -94,7 +94,7 @@ class RecordingServer:
                 self.end_headers()
                 self.wfile.write(reply.body)
 
-            do_GET = do_POST  # Jira's reads (transitions, an issue's status) record alike
+            do_GET = do_POST  # Jira's reads, and a site an http check probes, record alike
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep test output clean
@@ -136,6 +136,17 @@ class RecordingServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class Site(RecordingServer):
+    """A web site an http check probes: answers `reply` (200 "ok" unless changed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reply = Reply(200, b"all systems ok")
+
+    def answer(self, request: Recorded) -> Reply:
+        return self.reply
 
 
 class WebhookReceiver(RecordingServer):

@@ -2,6 +2,7 @@
 
 from onduty.audit.models import AuditEvent
 from onduty.auth.models import ApiToken, LoginFailure
+from onduty.checks.models import Check, CheckRun
 from onduty.db.base import Base
 from onduty.escalation.models import (
     EscalationPolicy,
@@ -9,6 +10,7 @@ from onduty.escalation.models import (
     EscalationStep,
     Notification,
 )
+from onduty.handover.models import AgendaItem, Handover, HandoverMeeting
 from onduty.incidents.models import (
     Alert,
     Counter,
@@ -47,10 +49,13 @@ from onduty.statuspage.models import (
 
 __all__ = [
     "AffectedComponent",
+    "AgendaItem",
     "Alert",
     "ApiToken",
     "AuditEvent",
     "Base",
+    "Check",
+    "CheckRun",
     "Component",
     "ContactMethod",
     "Counter",
@@ -60,6 +65,8 @@ __all__ = [
     "EscalationPolicy",
     "EscalationState",
     "EscalationStep",
+    "Handover",
+    "HandoverMeeting",
     "Incident",
     "Integration",
     "IntercomConversation",

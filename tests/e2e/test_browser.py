@@ -155,3 +155,95 @@ def test_viewer_sees_no_incident_actions(chromium: Any, server: Server) -> None:
     expect(page.get_by_role("heading", name=re.compile("CheckoutDown"))).to_be_visible()
     assert page.get_by_role("button", name="Acknowledge").count() == 0
     assert page.get_by_role("button", name="Change priority").count() == 0
+
+
+def test_reports_charts_checks_and_rota_timeline(
+    chromium: Any, server: Server, db_url: str
+) -> None:
+    """The reports page draws its four trends with the vendored uPlot under the CSP (no
+    violation reported), the team page shows the rota timeline with a "now" line, and the
+    checks page ticks an item."""
+    from datetime import UTC, datetime
+
+    import yaml
+    from playwright.sync_api import expect
+    from tests.integration.test_reports import incident
+    from tests.policy_cases import example
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    factory = make_session_factory(make_engine(db_url))
+    with factory() as s, s.begin():
+        for n in range(24):
+            at = now - timedelta(days=n * 1.2, hours=n % 7)
+            incident(
+                s,
+                100 + n,
+                service="storefront" if n % 3 else "payments",
+                priority=("P1", "P2", "P3")[n % 3],
+                at=at,
+                ack=(60 + 40 * n, "asha" if n % 2 else "ravi"),
+                resolve=1800 + 900 * n,
+                pages=[(0, "asha" if n % 2 else "ravi", 0), (1, "neha", 300)][: 1 + n % 2],
+                key=f"am:v1:{n % 4}",
+            )
+    doc = example()
+    doc["checks"] = [
+        {
+            "id": "morning-smoke",
+            "team": "checkout",
+            "type": "checklist",
+            "at": "00:00",
+            "items": ["Place a test order on staging", "Payment gateway dashboard is green"],
+        }
+    ]
+    ist = timedelta(hours=5, minutes=30)  # Asia/Kolkata, the team's zone (no DST)
+
+    def local(at: datetime) -> str:
+        return (at + ist).strftime("%Y-%m-%dT%H:%M")
+
+    doc["overrides"] = [
+        {
+            "team": "checkout",
+            "slot": "backend",
+            "person": "arjun",
+            "start": local(now + timedelta(days=8)),
+            "end": local(now + timedelta(days=10)),
+        }
+    ]
+    doc["time_off"] = [
+        {
+            "person": "neha",
+            "start": local(now + timedelta(days=15)),
+            "end": local(now + timedelta(days=18)),
+        }
+    ]
+    policy = Path(db_url.removeprefix("sqlite:///")).parent / "with-checks.yaml"
+    policy.write_text(yaml.safe_dump(doc, sort_keys=False))
+    server.cli("policy", "apply", str(policy))
+
+    page = page_for(chromium, server, "asha")
+    violations: list[str] = []
+    page.on(
+        "console", lambda m: violations.append(m.text) if "Content Security" in m.text else None
+    )
+    page.goto("/reports?team=checkout")
+    expect(page.locator(".chart.drawn canvas")).to_have_count(4, timeout=10_000)
+    expect(page.locator("table.summary")).to_contain_text("team checkout")
+    assert violations == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "reports.png"), full_page=True)
+
+    page.goto("/teams/checkout")
+    timeline = page.locator("svg.timeline")
+    expect(timeline.locator("line.now")).to_have_count(1)
+    expect(timeline.locator("text.lane")).to_have_text(["frontend", "backend", "time off"])
+    assert timeline.locator("g.bar.rota").count() >= 4
+    expect(timeline.locator("g.bar.override")).to_have_count(1)
+    expect(timeline.locator("g.bar.off")).to_have_count(1)
+    page.screenshot(path=str(SCREENSHOTS / "team.png"), full_page=True)
+
+    page.goto("/checks")
+    page.get_by_role("button", name="Tick").first.click()
+    page.wait_for_url("**/checks")
+    expect(page.locator("section.check li .done")).to_contain_text("Place a test order")
+    page.screenshot(path=str(SCREENSHOTS / "checks.png"), full_page=True)

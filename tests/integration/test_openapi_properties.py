@@ -87,6 +87,17 @@ NEEDS: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v2/scheduled-maintenances.json"): None,
     ("GET", "/api/v2/scheduled-maintenances/upcoming.json"): None,
     ("GET", "/api/v2/scheduled-maintenances/active.json"): None,
+    ("GET", "/heartbeat/{key}"): None,
+    ("POST", "/heartbeat/{key}"): None,
+    ("GET", "/api/v1/checks"): "viewer",
+    ("GET", "/api/v1/checks/{check_id}"): "viewer",
+    ("POST", "/api/v1/checks/{check_id}/tick"): "responder",
+    ("GET", "/api/v1/reports/oncall"): "viewer",
+    ("GET", "/api/v1/handovers"): "viewer",
+    ("GET", "/api/v1/handovers/{handover_id}"): "viewer",
+    ("POST", "/api/v1/handovers/{handover_id}/acknowledge"): "responder",
+    ("POST", "/api/v1/handovers/{handover_id}/meeting"): "responder",
+    ("POST", "/api/v1/handovers/agenda"): "responder",
 }
 CALLERS = (None, *ROLES)  # no token, then each role from the least to the most
 WRITES = ("INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "TRUNCATE")

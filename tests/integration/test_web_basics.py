@@ -26,6 +26,8 @@ PUBLIC = {
     "/v2/enqueue",
     # A signed, expiring, single-use action link: the token is the credential.
     "/actions/{token}",
+    # A heartbeat check's ping: its key in the path is the credential.
+    "/heartbeat/{key}",
 }
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 from onduty.cli import dryrun, schedules, server
 from onduty.cli.access import integrations_app, token_app, user_app
 from onduty.cli.app import app
+from onduty.cli.common import friendly
 from onduty.cli.incidents import incident_app
 from onduty.cli.policy import db_app, policy_app
+from onduty.cli.process import checks_app, handover_app, report
 from onduty.cli.runbooks import runbook_app
 
 app.add_typer(policy_app, name="policy")
@@ -21,6 +23,9 @@ app.add_typer(schedules.schedule_app, name="schedule")
 app.add_typer(schedules.override_app, name="override")
 app.add_typer(incident_app, name="incident")
 app.add_typer(runbook_app, name="runbook")
+app.add_typer(checks_app, name="checks")
+app.add_typer(handover_app, name="handover")
+app.command("report")(friendly(report))
 
 __all__ = ["app", "dryrun", "main", "server"]
 

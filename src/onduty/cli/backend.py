@@ -151,6 +151,17 @@ class Backend(Protocol):
         """Hand the incident over to a developer; the incident's number."""
         ...
 
+    # The on-call process: the API's JSON documents as they are (GET /api/v1/checks, ...).
+    def checks(self) -> list[dict[str, Any]]: ...
+
+    def tick(self, check_id: str, item: str, *, person: str | None) -> dict[str, Any]: ...
+
+    def report(
+        self, *, team: str | None, since: str | None, until: str | None
+    ) -> dict[str, Any]: ...
+
+    def handovers(self, *, team: str) -> list[dict[str, Any]]: ...
+
 
 class Handover(TypedDict):
     developer: str

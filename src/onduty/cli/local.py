@@ -209,6 +209,39 @@ class LocalBackend:
         )
         return row.number
 
+    def checks(self) -> list[dict[str, Any]]:
+        from onduty.checks.service import list_checks
+        from onduty.cli.backend import environment
+
+        base = environment("BASE_URL") or "http://127.0.0.1:8000"
+        return list_checks(self.session, now=clock().now(), base_url=base)
+
+    def tick(self, check_id: str, item: str, *, person: str | None) -> dict[str, Any]:
+        from onduty.checks.service import tick
+        from onduty.people.models import Person
+
+        if person is not None and self.session.get(Person, person) is None:
+            raise CliError(f"--as: no person with id {person!r}")
+        return tick(
+            self.session,
+            check_id=check_id,
+            item=item,
+            actor=person or CREATED_BY,
+            now=clock().now(),
+        )
+
+    def report(self, *, team: str | None, since: str | None, until: str | None) -> dict[str, Any]:
+        from onduty.db import dialect
+        from onduty.reports.service import report
+
+        self.session.connection(execution_options={dialect.READ_ONLY: True})
+        return report(self.session, team=team, since=since, until=until, now=clock().now())
+
+    def handovers(self, *, team: str) -> list[dict[str, Any]]:
+        from onduty.handover.service import list_handovers
+
+        return list_handovers(self.session, team=team)
+
     def dry_run(self, *, service: str, priority: str, at: datetime | None) -> list[dict[str, Any]]:
         from onduty.escalation import dryrun
 

@@ -274,6 +274,23 @@ class HttpBackend:
             params["at"] = at.isoformat()
         return list(self._call("GET", "/dryrun", params=params))
 
+    def checks(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/checks"))
+
+    def tick(self, check_id: str, item: str, *, person: str | None) -> dict[str, Any]:
+        if person is not None:
+            raise CliError("--as: with --server, the person acting is the token's")
+        return dict(
+            self._call("POST", f"/checks/{quote(check_id, safe='')}/tick", json={"item": item})
+        )
+
+    def report(self, *, team: str | None, since: str | None, until: str | None) -> dict[str, Any]:
+        params = {k: v for k, v in (("team", team), ("since", since), ("until", until)) if v}
+        return dict(self._call("GET", "/reports/oncall", params=params))
+
+    def handovers(self, *, team: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/handovers", params={"team": team}))
+
     def check(self) -> None:
         """Ask for something every token may read: a refused token or a wrong URL shows now."""
         self._call("GET", "/timezones")

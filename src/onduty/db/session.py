@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from onduty.db import dialect
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -56,6 +58,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        dbapi_connection.create_aggregate(dialect.SQLITE_PERCENTILE, 2, dialect.Percentile)
 
     # Writers of this process queue on a lock before BEGIN IMMEDIATE: SQLite's busy handler
     # would make them sleep in steps of up to 100 ms, which at a few hundred transactions a
@@ -67,6 +70,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
+        if conn.get_execution_options().get(dialect.READ_ONLY):
+            # A long read (a year's report) must not hold the writers up: a deferred BEGIN
+            # reads a snapshot (WAL) without the write lock.
+            conn.exec_driver_sql("BEGIN")
+            return
         if not writer.acquire(timeout=30):
             raise OperationalError("BEGIN IMMEDIATE", None, TimeoutError("database is locked"))
         conn.info[held] = True

@@ -17,6 +17,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from onduty.checks import probe as check_probe
+from onduty.checks import service as checks_service
 from onduty.clock import Clock
 from onduty.config import Settings
 from onduty.db import dialect, wake
@@ -27,6 +29,7 @@ from onduty.engine.deliver import Prepared
 from onduty.engine.instance import Identity
 from onduty.escalation import service as escalation_service
 from onduty.escalation.models import EscalationState
+from onduty.handover import service as handover_service
 from onduty.incidents.models import Incident
 from onduty.notify import models as ob
 from onduty.notify import outbox
@@ -48,6 +51,7 @@ PAGE_RESERVE = 4  # senders only pages may use, so a mass mailing never makes a 
 INSTANCE_TTL = timedelta(seconds=15)  # an engine silent this long (or 3 ticks) is dead
 MIN_SLEEP = 0.02  # seconds
 DRAFTS_LOOK_BACK = timedelta(days=7)  # incidents resolved before postmortems existed get none
+PROBERS = 8  # http check probes in flight at once
 
 
 class Engine:
@@ -76,6 +80,8 @@ class Engine:
         self.instance_ttl = max(INSTANCE_TTL, settings.engine_tick * 3)
         self._send_pool = ThreadPoolExecutor(SENDERS, thread_name_prefix="onduty-send")
         self._step_pool = ThreadPoolExecutor(STEP_BATCHES, thread_name_prefix="onduty-steps")
+        self._probe_pool = ThreadPoolExecutor(PROBERS, thread_name_prefix="onduty-probe")
+        self._waits_for_probes = True  # tick() waits for them; run() does not
         self._lock = threading.Lock()
         self._in_flight = 0  # claimed rows not yet sent
         self._others_in_flight = 0  # of which not pages
@@ -112,6 +118,7 @@ class Engine:
         the heartbeat and the periodic jobs (lease, shift notices, auditor) run on a third, once
         per tick, the heartbeat first (so a restarted engine resends its predecessor's claims at
         once)."""
+        self._waits_for_probes = False
         threads = [
             threading.Thread(target=self._deliver_loop, name="onduty-deliver-loop"),
             threading.Thread(target=self._periodic_loop, name="onduty-periodic"),
@@ -140,6 +147,7 @@ class Engine:
                 thread.join(timeout=5)  # the listener returns within its poll interval
             self._send_pool.shutdown(wait=True)
             self._step_pool.shutdown(wait=True)
+            self._probe_pool.shutdown(wait=True)
             self._retire()
 
     def _until_next_step(self, interval: float) -> float:
@@ -323,6 +331,8 @@ class Engine:
         count += self.postmortem_drafts(now)
         count += self.reminders(now)
         count += self._job("status_page", self.status_page, now)
+        count += self._job("checks", self.checks, now)
+        count += self._job("handovers", self.handovers, now)
         with self.session_factory() as session:
             self.last_audit = audit(session, now=now, tick=self.settings.engine_tick)
         return count
@@ -368,6 +378,40 @@ class Engine:
         if changed:
             self._send_wake.set()
         return changed
+
+    def checks(self, now: datetime) -> int:
+        """Daily checks: checklists due or missed and heartbeats late (one transaction), then
+        the http probes due, run on their own threads outside any transaction (a slow site
+        must not hold the periodic jobs), each outcome recorded in its own."""
+        with self.session_factory() as session, session.begin():
+            count = checks_service.run_due(session, now=now)
+            probes = checks_service.claim_probes(session, now=now)
+        if count:
+            self.wake()  # an alert was raised: start its escalation now
+        runs = [self._probe_pool.submit(self._probe, p) for p in probes]
+        if self._waits_for_probes:
+            futures.wait(runs)
+        return count + len(probes)
+
+    def handovers(self, now: datetime) -> int:
+        """Weekly handovers at each team's handoff (once: unique per team and instant), and
+        the reminders of unacknowledged ones."""
+        base = self.settings.base_url
+        with self.session_factory() as session, session.begin():
+            made = handover_service.generate_due(session, now=now, base_url=base)
+            made += handover_service.remind(session, now=now, base_url=base)
+        if made:
+            self._send_wake.set()
+        return made
+
+    def _probe(self, probe: check_probe.Probe) -> None:
+        outcome = check_probe.run(probe)
+        try:
+            with self.session_factory() as session, session.begin():
+                checks_service.record_probe(session, outcome, now=self.clock.now())
+        except Exception:
+            log.exception("could not record the probe of check %s", probe.check_id)
+        self.wake()
 
     def shift_notices(self, now: datetime) -> int:
         """At each handoff: the incoming person's shift start, the outgoing person's shift end

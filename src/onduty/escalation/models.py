@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from onduty.db.base import Base, UTCDateTime
@@ -60,7 +60,10 @@ class Notification(Base):
     stops a second engine (or a retried tick) from paging the same person twice for it."""
 
     __tablename__ = "notification"
-    __table_args__ = (UniqueConstraint("incident_id", "generation", "cycle", "step", "person_id"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "generation", "cycle", "step", "person_id"),
+        Index("ix_notification_created_at", "created_at"),  # reports read pages by time
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(

@@ -25,6 +25,8 @@ EVENT_LABELS: Final[Mapping[str, str]] = {
     "oncall.shift_started": "on-call shift started",
     "oncall.shift_ended": "on-call shift ended",
     "status.update_due": "status page update due",
+    "oncall.check_due": "daily check due",
+    "oncall.handover": "weekly handover",
     "test": "test",
     "reminder": "reminder",
 }
@@ -44,6 +46,8 @@ _SLACK_EMOJI: Final[Mapping[str, str]] = {
     "oncall.shift_started": ":calendar:",
     "oncall.shift_ended": ":checkered_flag:",
     "status.update_due": ":loudspeaker:",
+    "oncall.check_due": ":ballot_box_with_check:",
+    "oncall.handover": ":handshake:",
     "test": ":wave:",
     "reminder": ":memo:",
 }
@@ -82,9 +86,12 @@ def subject(message: Message) -> str:
     """Return the e-mail subject, e.g. `[P1] #42 Storefront: checkout 500s (triggered)`."""
     incident = message.incident
     if incident is None:
-        label = {"test": "Test notification", "reminder": "Reminder"}.get(
-            message.event, "On-call shift started"
-        )
+        label = {
+            "test": "Test notification",
+            "reminder": "Reminder",
+            "oncall.check_due": "Daily check due",
+            "oncall.handover": "Weekly handover",
+        }.get(message.event, "On-call shift started")
         return f"[onduty] {label}"
     return (
         f"[{incident.priority}] #{incident.number} {incident.service}: {incident.title} "

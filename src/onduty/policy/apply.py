@@ -135,6 +135,7 @@ def apply_policy(
 
     _sync_windows(session, want, have, changes)
     _sync_status_page(session, want, have, changes)
+    _sync_checks(session, want, have, changes, new_key)
     session.flush()
     if runbooks is not None:
         applied = runbooks_service.apply_folder(session, runbooks, actor=actor, now=changes.now)
@@ -402,3 +403,51 @@ def _sync_windows(session: Session, want: State, have: State, changes: _Changes)
             "create",
             **_window(start, end, reason),
         )
+
+
+def _sync_checks(
+    session: Session, want: State, have: State, changes: _Changes, new_key: Callable[[], str]
+) -> None:
+    """Checks and the handover meeting's time. A heartbeat's ping key the file omits is kept
+    (monitored jobs are configured with its URL), else generated once, like integration keys.
+    A changed check keeps its state and history; its next run is worked out afresh."""
+    for ident, rec in want.checks.items():
+        if rec["type"] == "heartbeat" and rec["key"] is None:
+            old = have.checks.get(ident)
+            rec["key"] = (old or {}).get("key") or new_key()
+    for ident in sorted(set(have.checks) - set(want.checks)):
+        session.delete(session.get(m.Check, ident))
+        changes.add(f"removed check {ident}", "check", ident, "remove")
+    session.flush()
+    for ident, rec in want.checks.items():
+        old = have.checks.get(ident)
+        if old == rec:
+            continue
+        row = session.get(m.Check, ident) or m.Check(id=ident, state="pending", failures=0, pings=0)
+        session.add(row)
+        row.type, row.team_id, row.service_id = rec["type"], rec["team"], rec["service"]
+        row.spec, row.key, row.managed = rec["spec"], rec["key"], True
+        row.next_due_at = None  # the engine schedules it on its next pass
+        if old is None:
+            changes.add(f"created check {ident}", "check", ident, "create")
+        else:
+            fields = [k for k in rec if rec[k] != old.get(k)]
+            changes.add(
+                f"changed check {ident} ({', '.join(fields)})",
+                "check",
+                ident,
+                "change",
+                fields=fields,
+            )
+    if want.handover != have.handover:
+        meeting = session.get(m.HandoverMeeting, 1)
+        if want.handover is None:
+            session.delete(meeting)
+            changes.add("removed handover meeting", "handover_meeting", "1", "remove")
+        else:
+            verb = "change" if meeting else "create"
+            meeting = meeting or m.HandoverMeeting(id=1)
+            session.add(meeting)
+            meeting.day, meeting.time = want.handover["day"], want.handover["time"]
+            meeting.duration_s = want.handover["duration_s"]
+            changes.add(f"{verb}d handover meeting", "handover_meeting", "1", verb)

@@ -181,7 +181,34 @@ def export_policy(session: Session, *, with_keys: bool = False) -> dict[str, Any
             c["services"] = services
             components.append(c)
         doc["status_page"] = {"name": state.status_page["name"], "components": components}
+    checks = [_check(i, r, with_keys) for i, r in state.checks.items()]
+    if checks:
+        doc["checks"] = checks
+    if state.handover is not None:
+        h = state.handover
+        doc["handover"] = {
+            "day": h["day"],
+            "time": h["time"],
+            "duration": format_duration(h["duration_s"]),
+        }
     return doc
+
+
+def _check(ident: str, rec: Record, with_keys: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": ident, "type": rec["type"]}
+    for key in ("team", "service"):
+        if rec[key] is not None:
+            out[key] = rec[key]
+    for name, value in rec["spec"].items():
+        if value is None:
+            continue
+        if name.endswith("_s"):
+            out[name[:-2]] = format_duration(value)
+        else:
+            out[name] = value
+    if with_keys and rec["key"] is not None:
+        out["key"] = rec["key"]
+    return out
 
 
 def export_yaml(session: Session, *, with_keys: bool = False) -> str:

@@ -45,6 +45,7 @@ def lint(policy: PolicyFile, lines: Lines, *, now: datetime) -> list[Problem]:
     _templates(policy, report)
     _jira(policy, report)
     _status_page(policy, report)
+    _checks(policy, report)
     coverage.check(policy, report.error, report.warning, report.notice, now=now)
     return sorted(report.problems, key=lambda p: (p.line, p.message))
 
@@ -120,6 +121,46 @@ def _status_page(policy: PolicyFile, report: _Report) -> None:
                 ("services", si, "id"),
                 f"service {service.id!r} is on no status page component: its incidents "
                 "cannot be posted with components pre-filled",
+            )
+
+
+def _checks(policy: PolicyFile, report: _Report) -> None:
+    teams = {t.id for t in policy.teams}
+    services = {s.id: s for s in policy.services}
+    _dupes(((c.id, ("checks", i, "id")) for i, c in enumerate(policy.checks)), "check", report)
+    _dupes(
+        ((c.key, ("checks", i, "key")) for i, c in enumerate(policy.checks) if c.key),
+        "heartbeat key",
+        report,
+    )
+    for i, check in enumerate(policy.checks):
+        if check.team is not None and check.team not in teams:
+            report.error(("checks", i, "team"), f"check {check.id!r}: unknown team {check.team!r}")
+        if check.service is not None and check.service not in services:
+            report.error(
+                ("checks", i, "service"), f"check {check.id!r}: unknown service {check.service!r}"
+            )
+        elif check.service is not None and check.team not in (None, services[check.service].team):
+            report.error(
+                ("checks", i, "team"),
+                f"check {check.id!r}: service {check.service!r} belongs to team "
+                f"{services[check.service].team!r}, not {check.team!r}",
+            )
+        if (
+            check.service is None
+            and check.team in teams
+            and not any(s.team == check.team for s in policy.services)
+        ):
+            report.error(
+                ("checks", i, "team"),
+                f"check {check.id!r}: team {check.team!r} has no service to raise its "
+                "alerts on; name one with service:",
+            )
+        if check.type == "http" and check.timeout >= (check.every or check.timeout):
+            report.warning(
+                ("checks", i, "timeout"),
+                f"check {check.id!r}: timeout {format_duration(check.timeout)} is not shorter "
+                f"than every {format_duration(check.every or check.timeout)}",
             )
 
 

@@ -34,6 +34,8 @@ class State:
 
     # {"name", "components": [[id, name, group, description, services], ...]} or None
     status_page: Record | None = None
+    checks: dict[str, Record] = field(default_factory=dict)
+    handover: Record | None = None
 
 
 def _integration_config(g: Any) -> Any:
@@ -169,7 +171,36 @@ def from_policy(policy: PolicyFile) -> State:
         state.sections["jira"] = policy.jira.model_dump(mode="json")
     if policy.templates:
         state.sections["templates"] = dict(policy.templates)
+    for c in policy.checks:
+        state.checks[c.id] = check_record(c)
+    if policy.handover is not None:
+        h = policy.handover
+        state.handover = {"day": h.day, "time": h.time, "duration_s": _seconds(h.duration)}
     return state
+
+
+def check_record(c: Any) -> Record:
+    """A check as stored (`check.spec` plus its team, service and key), durations in seconds;
+    fields that do not apply to its type are left out, so export writes only what matters."""
+    spec: Record = {}
+    if c.type == "checklist":
+        spec = {
+            "at": c.at,
+            "days": list(c.days) if c.days else None,
+            "items": list(c.items),
+            "deadline_s": _seconds(c.deadline),
+        }
+    else:
+        spec = {"every_s": _seconds(c.every), "grace_s": _seconds(c.grace)}
+        if c.type == "http":
+            spec |= {
+                "url": c.url,
+                "timeout_s": _seconds(c.timeout),
+                "expect_status": c.expect_status,
+                "expect_body": c.expect_body,
+                "failures": c.failures,
+            }
+    return {"type": c.type, "team": c.team, "service": c.service, "spec": spec, "key": c.key}
 
 
 def from_database(session: Session, *, managed_only: bool) -> State:
@@ -293,6 +324,26 @@ def from_database(session: Session, *, managed_only: bool) -> State:
     if inspect(session.connection()).has_table("policy_setting"):
         for row in session.scalars(select(m.PolicySetting)):
             state.sections[row.key] = row.value
+    # Tables of migration 0012: a database at an older revision (the migration tests store
+    # data with today's code before they upgrade) has neither checks nor a meeting time.
+    if not inspect(session.connection()).has_table("check"):
+        return state
+    for c in session.scalars(select(m.Check).order_by(m.Check.id)):
+        if wanted(c):
+            state.checks[c.id] = {
+                "type": c.type,
+                "team": c.team_id,
+                "service": c.service_id,
+                "spec": dict(c.spec),
+                "key": c.key,
+            }
+    meeting = session.get(m.HandoverMeeting, 1)
+    if meeting is not None:
+        state.handover = {
+            "day": meeting.day,
+            "time": meeting.time,
+            "duration_s": meeting.duration_s,
+        }
     return state
 
 

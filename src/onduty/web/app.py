@@ -19,13 +19,16 @@ from onduty.web import errors
 from onduty.web.api import (
     actions,
     admin,
+    checks,
     docs,
     dryrun,
+    handovers,
     health,
     incidents,
     intake,
     metrics,
     postmortems,
+    reports,
     runbooks,
     schedules,
     slack,
@@ -33,7 +36,7 @@ from onduty.web.api import (
 )
 from onduty.web.limits import RequestLimits
 from onduty.web.security import SecurityMiddleware
-from onduty.web.ui import access, common, pages, people, report, status, status_admin
+from onduty.web.ui import access, common, pages, people, process, report, status, status_admin
 from onduty.web.ui import dryrun as dryrun_page
 from onduty.web.ui import incidents as incident_pages
 from onduty.web.ui import postmortems as postmortem_pages
@@ -81,6 +84,10 @@ def create_app(
     app.include_router(schedules.feeds)
     app.include_router(dryrun.router)
     app.include_router(statuspage.router)
+    app.include_router(checks.router)
+    app.include_router(checks.pings)
+    app.include_router(reports.router)
+    app.include_router(handovers.router)
     app.include_router(access.router)
     app.include_router(pages.router)
     app.include_router(incident_pages.router)
@@ -91,6 +98,7 @@ def create_app(
     app.include_router(dryrun_page.router)
     app.include_router(status.router)
     app.include_router(status_admin.router)
+    app.include_router(process.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityMiddleware, base_url=settings.base_url)
     return app

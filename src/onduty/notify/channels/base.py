@@ -16,6 +16,8 @@ EVENTS: Final = (
     "oncall.shift_started",
     "oncall.shift_ended",
     "status.update_due",
+    "oncall.check_due",
+    "oncall.handover",
     "test",
     "reminder",
 )

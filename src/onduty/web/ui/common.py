@@ -27,6 +27,24 @@ from onduty.web.deps import get_session
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 
 
+def _duration(seconds: float | None) -> str:
+    """A report's seconds for people: `42s`, `5m 30s`, `2h 05m`, `3d 4h`; `-` for none."""
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+templates.env.filters["dur"] = _duration
+templates.env.filters["pct"] = lambda v: "-" if v is None else f"{v:.1f}%"
+
+
 class LoginRequired(Exception):
     def __init__(self, next_url: str) -> None:
         self.next_url = next_url

@@ -20,6 +20,7 @@ from onduty.errors import InvalidInput, OndutyError
 from onduty.schedules import service as schedules_service
 from onduty.services import service as services_service
 from onduty.web.deps import get_session, get_settings
+from onduty.web.ui import timeline
 from onduty.web.ui.common import Viewer, checked_form, page_role, render, see_other
 from onduty.web.ui.incidents import open_incidents
 
@@ -141,7 +142,25 @@ def _team_context(session: Session, team_id: str, now: datetime, weeks: int) -> 
         for o in schedules_service.list_overrides(session, team_id=team_id, start=now)
     ]
     people = [p for p in session.scalars(select(m.Person).order_by(m.Person.name))]
+    # The timeline starts at the current shift's handoff (rota arithmetic, exact across DST),
+    # with a mark at each handoff.
+    index = schedules_service.load_schedule(session, team_id=team_id, start=now, end=now).index
+    begin = index.handoff(index.period(now))
+    finish = index.handoff(index.period(now) + weeks * 7 // rota.length_days)
+    lanes = schedules_service.upcoming_shifts(session, team_id=team_id, start=begin, end=finish)
+    members = {p for slot in rota.slots for p in (sm.person_id for sm in slot.people)}
+    away = [
+        (t.person_id, t.start, t.end)
+        for t in session.scalars(
+            select(m.TimeOff).where(
+                m.TimeOff.person_id.in_(members), m.TimeOff.end > begin, m.TimeOff.start < finish
+            )
+        )
+    ]
+    marks = index.handoff_instants(begin, finish)
+    chart = timeline.build(lanes, away, marks, start=begin, end=finish, now=now, zone=zone)
     return {
+        "timeline": chart,
         "team": team,
         "rota": rota,
         "zone": zone,

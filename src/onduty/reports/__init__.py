@@ -1,0 +1,1 @@
+"""On-call metrics (SPEC §1 rule 12, §6.4)."""
