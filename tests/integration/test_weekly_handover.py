@@ -73,6 +73,22 @@ def test_weekly_handover(world: World, db_url: str) -> None:
             f"/api/v1/incidents/{incident_id}/acknowledge", headers=world.auth
         )
         assert acked.status_code == 200, acked.text
+    posted = world.client.post(
+        "/api/v1/status-incidents",
+        json={
+            "name": "Refunds are failing",
+            "components": {"payments": "partial_outage"},
+            "incident": ids["Refunds fail"],
+        },
+        headers=world.auth,
+    )
+    assert posted.status_code == 201, posted.text  # its owner: ravi, who holds the incident
+    handed = world.client.post(
+        f"/api/v1/incidents/{ids['Prices show NaN']}/handover",
+        json={"developer": "sana", "actual": "NaN", "ideal": "prices", "tried": "cache purge"},
+        headers=world.auth,
+    )
+    assert handed.status_code == 200, handed.text
     added = world.client.post(
         "/api/v1/handovers/agenda",
         json={"team": "checkout", "text": "Flaky payment webhook alert"},
@@ -102,6 +118,16 @@ def test_weekly_handover(world: World, db_url: str) -> None:
     assert {u["title"]: u["why"] for u in h["unresolved"]}["Refunds fail"] == (
         "acknowledged by asha, not resolved yet (stage acknowledged)"
     )
+    [status] = h["status_incidents"]
+    assert (status["name"], status["owner_from"], status["owner_to"]) == (
+        "Refunds are failing",
+        "ravi",
+        "arjun",
+    )
+    assert [(d["title"], d["developer"]) for d in h["with_developers"]] == [
+        ("Prices show NaN", "sana")
+    ]
+    assert h["runbook_tasks"] == [] and h["overdue_postmortems"] == []
     assert h["metrics"]["totals"]["incidents"] == 2
     assert [a["text"] for a in h["agenda"]] == ["Flaky payment webhook alert"]
     assert h["meeting"]["at"] == "2026-12-07T05:00:00+00:00"  # 10:30 IST

@@ -27,8 +27,11 @@ from onduty.incidents import service as incidents_service
 from onduty.incidents.models import Incident
 from onduty.notify.notices import notice
 from onduty.people.models import SupportLevel
+from onduty.postmortems import service as postmortems_service
 from onduty.reports import service as reports_service
+from onduty.runbooks.models import RunbookTask
 from onduty.schedules import service as schedules_service
+from onduty.statuspage import service as statuspage_service
 
 REMIND_AFTER = timedelta(hours=2)
 TELL_L1_AFTER = timedelta(hours=4)
@@ -172,17 +175,106 @@ def _agenda(ctx: Context) -> list[dict[str, Any]]:
     return []  # filled in by `generate` once the handover row exists (items point at it)
 
 
-# Extension points: the branches for the status page (#14), bug reports and developer handover
-# (#15) and runbooks/postmortems (#16) add their sections here when they merge:
-#   ("status_incidents", ...)  open status-page incidents whose ownership passes (#14)
-#   ("bugs", ...)              open bugs and developer handovers passed on (#15)
-#   ("runbook_tasks", ...)     runbook gaps reported during the week (#16)
-#   ("overdue_postmortems", ...) postmortems past due (#16)
+def _status_incidents(ctx: Context) -> list[dict[str, Any]]:
+    """Open status-page incidents of the team: their ownership passes from an outgoing person
+    to the incoming one of the same slot (who must post the hourly updates from now on)."""
+    handed = {gone: ctx.incoming.get(slot) for slot, gone in ctx.outgoing.items() if gone}
+    out = []
+    for row in statuspage_service.list_status_incidents(ctx.session, unresolved=True, limit=500):
+        incident = ctx.session.get(Incident, row.incident_id) if row.incident_id else None
+        team = incident.team_id if incident else statuspage_service.team_of(ctx.session, row)
+        if team != ctx.team_id:
+            continue
+        before = row.owner_id
+        successor = handed.get(before) if before else None
+        if successor:
+            row.owner_id = successor
+        out.append(
+            {
+                "id": row.id,
+                "name": row.name,
+                "status": row.status,
+                "incident": incident.number if incident else None,
+                "owner_from": before,
+                "owner_to": row.owner_id,
+                "last_update_at": row.last_update_at.isoformat(),
+            }
+        )
+    return out
+
+
+def _with_developers(ctx: Context) -> list[dict[str, Any]]:
+    """Bugs handed over to developers and still open: who has them, since when."""
+    rows = ctx.session.scalars(
+        select(Incident)
+        .where(
+            Incident.team_id == ctx.team_id,
+            Incident.status != "resolved",
+            Incident.stage == "handed_over",
+        )
+        .order_by(Incident.created_at)
+    )
+    return [
+        {
+            "number": i.number,
+            "title": i.title,
+            "developer": (i.handover or {}).get("developer"),
+            "since": (i.stages or {}).get("handed_over"),
+            "jira": i.jira_key,
+        }
+        for i in rows
+    ]
+
+
+def _runbook_tasks(ctx: Context) -> list[dict[str, Any]]:
+    """Runbook gaps still open, reported on the team's incidents."""
+    team_incidents = select(Incident.id).where(Incident.team_id == ctx.team_id)
+    rows = ctx.session.scalars(
+        select(RunbookTask)
+        .where(RunbookTask.status == "open", RunbookTask.incident_id.in_(team_incidents))
+        .order_by(RunbookTask.due_at)
+    )
+    return [
+        {
+            "id": t.id,
+            "runbook": t.runbook_id,
+            "owner": t.owner_id,
+            "missing": t.missing,
+            "due_at": t.due_at.isoformat(),
+            "overdue": t.due_at < ctx.at,
+        }
+        for t in rows
+    ]
+
+
+def _overdue_postmortems(ctx: Context) -> list[dict[str, Any]]:
+    """Postmortems of the team's incidents past their due date and not published."""
+    out = []
+    for pm in postmortems_service.overdue(ctx.session, now=ctx.at):
+        incident = ctx.session.get(Incident, pm.incident_id)
+        if incident is None or incident.team_id != ctx.team_id:
+            continue
+        out.append(
+            {
+                "incident": incident.number,
+                "title": incident.title,
+                "status": pm.status,
+                "owner": pm.owner_id,
+                "due_at": pm.due_at.isoformat(),
+            }
+        )
+    return out
+
+
 SECTIONS: list[tuple[str, Callable[[Context], Any]]] = [
     ("slots", _slots),
     ("open_incidents", _open_incidents),
     ("unresolved", _unresolved),
     ("missed_checks", _missed_checks),
+    ("status_incidents", _status_incidents),
+    ("with_developers", _with_developers),
+    ("runbook_tasks", _runbook_tasks),
+    ("overdue_postmortems", _overdue_postmortems),
     ("metrics", _metrics),
     ("agenda", _agenda),
 ]

@@ -851,7 +851,7 @@ def enforce_updates(session: Session, *, now: datetime, base_url: str) -> int:
             done += 1
         elif row.reminded_at is not None and silent >= 2 * every:
             incident = session.get(Incident, row.incident_id) if row.incident_id else None
-            team = incident.team_id if incident is not None else _team_of(session, row)
+            team = incident.team_id if incident is not None else team_of(session, row)
             people = (
                 schedules_service.responders(
                     session, team_id=team, discipline=None, target="L1", at=now
@@ -869,7 +869,7 @@ def enforce_updates(session: Session, *, now: datetime, base_url: str) -> int:
     return done
 
 
-def _team_of(session: Session, row: StatusIncident) -> str | None:
+def team_of(session: Session, row: StatusIncident) -> str | None:
     """A status incident with no onduty incident: the team of the first service of its first
     component."""
     for link in row.components:
