@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,3 +27,14 @@ def lint_doc(doc: dict[str, Any]) -> list[Problem]:
 
 def person(doc: dict[str, Any], ident: str) -> dict[str, Any]:
     return next(p for p in doc["people"] if p["id"] == ident)
+
+
+def write_policy(doc: dict[str, Any], path: Path) -> Path:
+    """Write `doc` as a policy file at `path`, with the demo's runbooks folder beside it when
+    the file names one (lint refuses a runbooks folder that is not there)."""
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    if "runbooks" in doc:
+        shutil.copytree(
+            EXAMPLE.parent / doc["runbooks"], path.parent / doc["runbooks"], dirs_exist_ok=True
+        )
+    return path

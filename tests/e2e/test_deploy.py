@@ -21,12 +21,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 from sqlalchemy import func, select
 from tests.channel_servers import WebhookReceiver
 from tests.conftest import BACKEND, new_database
 from tests.e2e.conftest import ONDUTY, free_port
 from tests.e2e.processes import Processes, pages, wait_for, webhook_policy
+from tests.policy_cases import write_policy
 from tests.scenario import alertmanager
 
 from onduty import models as m
@@ -60,8 +60,7 @@ def apply(
 ) -> None:
     doc = webhook_policy(receiver.url, steps)
     doc["services"][0]["integrations"][0]["rate_limit"] = 100_000
-    (tmp / "policy.yaml").write_text(yaml.safe_dump(doc))
-    procs.cli("policy", "apply", str(tmp / "policy.yaml"))
+    procs.cli("policy", "apply", str(write_policy(doc, tmp / "policy.yaml")))
 
 
 def workers_of(pid: int) -> list[int]:

@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import yaml
 from sqlalchemy import select
 from tests.channel_servers import Recorded, Reply, WebhookReceiver
 from tests.e2e.processes import Processes, pages, wait_for, webhook_policy
+from tests.policy_cases import write_policy
 from tests.scenario import alertmanager
 
 from onduty import models as m
@@ -45,18 +45,11 @@ def sent_rows(db_url: str) -> int:
 def test_sigkill_mid_escalation_then_restart_delivers_each_page_once(
     procs: Processes, receiver: WebhookReceiver, tmp_path: Path, db_url: str
 ) -> None:
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(
-        yaml.safe_dump(
-            webhook_policy(
-                receiver.url,
-                [
-                    {"notify": ["primary"], "wait": "4s"},
-                    {"notify": ["secondary"], "wait": "60m"},
-                ],
-            )
-        )
+    doc = webhook_policy(
+        receiver.url,
+        [{"notify": ["primary"], "wait": "4s"}, {"notify": ["secondary"], "wait": "60m"}],
     )
+    policy = write_policy(doc, tmp_path / "policy.yaml")
     procs.cli("policy", "apply", str(policy))
     keys = {
         r["service"]: r["key"]
@@ -121,10 +114,9 @@ def test_pages_in_flight_when_the_server_is_killed_go_again_at_once_after_restar
     # only the rule "its process is gone from this machine" can explain a prompt resend.
     procs.env["ONDUTY_ENGINE_TICK"] = "20s"
     with SlowReceiver() as receiver:
-        policy = tmp_path / "policy.yaml"
         doc = webhook_policy(receiver.url, [{"notify": ["primary"], "wait": "60m"}])
         doc["services"][0]["integrations"][0]["rate_limit"] = 1000
-        policy.write_text(yaml.safe_dump(doc))
+        policy = write_policy(doc, tmp_path / "policy.yaml")
         procs.cli("policy", "apply", str(policy))
         key = next(
             r["key"]
@@ -164,10 +156,9 @@ def test_pages_in_flight_when_the_server_is_killed_go_again_at_once_after_restar
 def test_two_engines_deliver_every_notification_exactly_once(
     procs: Processes, receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
-    policy = tmp_path / "policy.yaml"
     doc = webhook_policy(receiver.url, [{"notify": ["primary"], "wait": "60m"}])
     doc["services"][0]["integrations"][0]["rate_limit"] = 1000
-    policy.write_text(yaml.safe_dump(doc))
+    policy = write_policy(doc, tmp_path / "policy.yaml")
     procs.cli("policy", "apply", str(policy))
     keys = {
         r["service"]: r["key"]
@@ -224,10 +215,8 @@ def test_a_separate_engine_pages_at_once_woken_by_the_api_process_commit(
     if not db_url.startswith("postgresql"):
         pytest.skip("cross-process wake-up is PostgreSQL's LISTEN/NOTIFY")
     procs.env["ONDUTY_ENGINE_TICK"] = "60s"
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(
-        yaml.safe_dump(webhook_policy(receiver.url, [{"notify": ["primary"], "wait": "60m"}]))
-    )
+    doc = webhook_policy(receiver.url, [{"notify": ["primary"], "wait": "60m"}])
+    policy = write_policy(doc, tmp_path / "policy.yaml")
     procs.cli("policy", "apply", str(policy))
     key = next(
         r["key"]

@@ -7,7 +7,6 @@ this process reads once per transaction."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,10 +14,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from tests.integration.test_escalation_scenarios import policy
-from tests.policy_cases import EXAMPLE, example, person
+from tests.policy_cases import example, person, write_policy
 from tests.scenario import World, sms_only
 
 from onduty import models as m
@@ -37,9 +35,7 @@ def in_another_process(db_url: str, *args: str, code: str | None = None) -> None
 
 
 def apply_elsewhere(db_url: str, doc: dict[str, Any], tmp_path: Path) -> None:
-    path = tmp_path / "policy.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    shutil.copytree(EXAMPLE.parent / "runbooks", tmp_path / "runbooks", dirs_exist_ok=True)
+    path = write_policy(doc, tmp_path / "policy.yaml")
     in_another_process(db_url, "policy", "apply", str(path))
 
 

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from tests.e2e.conftest import ONDUTY
 from tests.integration.test_cli import run
 from tests.integration.test_policy_apply import apply_doc
-from tests.policy_cases import example
+from tests.policy_cases import example, write_policy
 from tests.scenario import TYPES
 from tests.ui_helpers import make_login, sign_in
 
@@ -361,8 +360,7 @@ def test_policy_lint_paging_reports_where_a_p1_reaches_nobody(tmp_path: Path) ->
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
     away = {"start": start.isoformat(), "end": (start + timedelta(hours=3)).isoformat()}
     doc["time_off"] = [{"person": "asha", **away}, {"person": "neha", **away}]
-    path = tmp_path / "policy.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    path = write_policy(doc, tmp_path / "policy.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONDUTY_")}
     every_channel = env | {
         "ONDUTY_SLACK_BOT_TOKEN": "xoxb-test",

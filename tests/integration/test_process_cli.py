@@ -12,7 +12,7 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 from tests.integration.test_cli import run
-from tests.policy_cases import example
+from tests.policy_cases import example, write_policy
 
 from onduty.auth import service as auth_service
 from onduty.cli.remote import HttpBackend
@@ -41,9 +41,7 @@ def policy_file(tmp_path: Path, **extra: Any) -> Path:
     doc = example()
     doc["checks"] = CHECKS
     doc.update(extra)
-    path = tmp_path / "policy.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
+    return write_policy(doc, tmp_path / "policy.yaml")
 
 
 def remote(

@@ -69,10 +69,8 @@ def _service(ident: str, rec: Record, with_keys: bool) -> dict[str, Any]:
         g: dict[str, Any] = {"id": name, "type": type_}
         if with_keys:
             g["key"] = key
-        if mapping is not None and type_ == "jira":
-            g["label"] = mapping["label"]
-        if type_ == "intercom" and mapping:
-            g.update(mapping)  # tag, reply_as
+        if type_ in ("jira", "intercom") and mapping:
+            g.update(mapping)  # jira: label; intercom: tag, reply_as
         elif mapping is not None:
             g["mapping"] = mapping
         if rate_limit is not None:
