@@ -175,6 +175,8 @@ def test_weekly_handover(world: World, db_url: str) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "backend: ravi -> arjun" in shown.stdout and "acknowledged by arjun" in shown.stdout
     assert "agenda: Flaky payment webhook alert" in shown.stdout
+    assert "status page: Refunds are failing (investigating) -> arjun" in shown.stdout
+    assert "with a developer: #2 Prices show NaN -> sana" in shown.stdout
     none = run(db_url, "handover", "show", "--team", "nope")
     assert (none.returncode, none.stderr.strip()) == (1, "error: no handover for team 'nope' yet")
 

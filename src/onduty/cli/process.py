@@ -184,6 +184,15 @@ def handover_show(
         out.print(f"  #{i['number']} {i['priority']} {i['title']} -> {i['assigned_to'] or '-'}")
     for u in h["unresolved"]:
         out.print(f"  not resolved: #{u['number']} {u['title']}: {u['why']}")
+    for s in h.get("status_incidents", []):
+        out.print(f"  status page: {s['name']} ({s['status']}) -> {s['owner_to'] or '-'}")
+    for d in h.get("with_developers", []):
+        out.print(f"  with a developer: #{d['number']} {d['title']} -> {d['developer']}")
+    for task in h.get("runbook_tasks", []):
+        late = ", overdue" if task["overdue"] else ""
+        out.print(f"  runbook gap: {task['runbook']}: {task['missing'] or '-'}{late}")
+    for p in h.get("overdue_postmortems", []):
+        out.print(f"  postmortem overdue: #{p['incident']} {p['title']} ({p['owner'] or '-'})")
     t = h["metrics"]["totals"]
     out.print(
         f"The week: {t['incidents']} incidents, MTTA median {_secs(t['mtta_median_s'])}, "
