@@ -388,6 +388,7 @@ def test_shift_start_and_end_go_to_both_people_and_the_team_channel(desk: Desk) 
         for kind, fake in desk.fakes.items()
         for m in fake.take()
         if m.message.recipient in ("asha", "neha", "ravi", "arjun")
+        and m.message.event.startswith("oncall.shift")  # the weekly handover has its own
     )
     assert sent == [
         (
@@ -416,10 +417,15 @@ def test_shift_start_and_end_go_to_both_people_and_the_team_channel(desk: Desk) 
         ),
     ]
     lines = sorted(c["text"] for c in desk.slack.calls("chat.postMessage"))
-    assert lines == [
+    assert lines[:2] == [
         ":calendar: checkout/backend: Arjun Mehta is on call now, taking over from Ravi Kumar.",
         ":calendar: checkout/frontend: Neha Iyer is on call now, taking over from Asha Rao.",
     ]
+    # The weekly handover report goes to the channel too.
+    [report] = lines[2:]
+    assert report.startswith(
+        ":handshake: Weekly handover for checkout: frontend: asha -> neha, backend: ravi -> arjun."
+    )
     assert {c["channel"] for c in desk.slack.calls("chat.postMessage")} == {CHANNEL}
     # Another engine pass over the same handoff queues nothing again.
     before = desk.outbox_count()
@@ -463,4 +469,26 @@ def test_status_page_posts_and_updates_are_said_in_the_thread(desk: Desk) -> Non
     assert [r["text"] for r in replies] == [
         ":loudspeaker: Posted to the status page (investigating): Checkout is failing",
         ":loudspeaker: Status page update (identified): A bad deploy; rolling back.",
+    ]
+
+
+def test_a_daily_check_falling_due_is_said_in_the_team_channel(desk: Desk) -> None:
+    doc = example()
+    doc["teams"][0]["slack_channel"] = CHANNEL
+    doc["checks"] = [
+        {
+            "id": "smoke",
+            "team": "checkout",
+            "type": "checklist",
+            "at": "12:00",
+            "days": ["mon", "tue", "wed", "thu", "fri"],
+            "items": ["Place a test order"],
+        }
+    ]
+    apply_doc(desk.factory, doc)
+    desk.clock.set(datetime(2026, 11, 30, 6, 30, 30, tzinfo=UTC))  # Monday 12:00 IST
+    desk.settle()
+    assert [c["text"] for c in desk.slack.calls("chat.postMessage")] == [
+        ":ballot_box_with_check: Daily check smoke is due by Mon 2026-11-30 14:00 IST: "
+        "Place a test order (asha, ravi)"
     ]

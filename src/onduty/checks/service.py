@@ -14,6 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from onduty import localtime
 from onduty.audit import service as audit
 from onduty.checks import schedule
 from onduty.checks.models import Check, CheckRun
@@ -25,6 +26,7 @@ from onduty.intake.signal import Signal
 from onduty.notify.notices import notice
 from onduty.schedules import service as schedules_service
 from onduty.services.models import Integration, Service
+from onduty.slack import threads as slack_threads
 
 _RUNS = cast(Table, CheckRun.__table__)
 _CHECKS = cast(Table, Check.__table__)
@@ -175,16 +177,27 @@ def _checklist(session: Session, check: Check, now: datetime) -> int:
         ):
             count += 1
             if now < occ.deadline:
+                text = (
+                    f"Daily check {check.id} is due by {localtime.stamp(occ.deadline, zone)}: "
+                    + "; ".join(check.spec["items"])
+                )
                 for person in people:
                     notice(
                         session,
                         person_id=person,
                         key=f"check:{check.id}:{day}:{person}",
                         event="oncall.check_due",
-                        text=f"Daily check {check.id} is due by "
-                        f"{occ.deadline:%H:%M}Z: " + "; ".join(check.spec["items"]),
+                        text=text,
                         now=now,
                     )
+                who = ", ".join(people) or "nobody on call"
+                slack_threads.post_to_channel(  # the team's channel, if it has one
+                    session,
+                    team_id=team_id or "",
+                    text=f":ballot_box_with_check: {text} ({who})",
+                    key=f"check:{check.id}:{day}",
+                    now=now,
+                )
         if now < occ.deadline or _done(session, check, occ.day):
             continue
         if _history(

@@ -31,6 +31,7 @@ from onduty.postmortems import service as postmortems_service
 from onduty.reports import service as reports_service
 from onduty.runbooks.models import RunbookTask
 from onduty.schedules import service as schedules_service
+from onduty.slack import threads as slack_threads
 from onduty.statuspage import service as statuspage_service
 
 REMIND_AFTER = timedelta(hours=2)
@@ -389,6 +390,9 @@ def generate(
             text=text,
             now=now,
         )
+    slack_threads.post_to_channel(
+        session, team_id=team_id, text=f":handshake: {text}", key=f"handover:{handover.id}", now=now
+    )
     session.flush()
     return handover
 
