@@ -385,6 +385,19 @@ def test_every_state_changing_route_writes_one_audit_row(
     )
     assert client.post(f"/actions/{link}").status_code == 200
     log.one(("POST", "/actions/{token}"), "asha", "incident.acknowledge", "incident", str(b))
+    status_link = links.sign(
+        TEST_SECRET, action=links.STATUS_PAGE, incident_id=b, recipient="asha", expires=expires
+    )
+    posted_b = client.post(f"/actions/status/{status_link}")
+    assert posted_b.status_code == 200, posted_b.text
+    route = ("POST", "/actions/status/{token}")
+    log.one(
+        route,
+        "asha",
+        "status_incident.create",
+        "status_incident",
+        str(posted_b.json()["status_incident"]),
+    )
     # A call made after the acknowledgement (generation 2): older links no longer act.
     call = links.sign(
         TEST_SECRET,

@@ -39,6 +39,7 @@ NEEDS: dict[tuple[str, str], str | None] = {
     ("POST", "/integrations/{key}"): None,
     ("POST", "/v2/enqueue"): None,
     ("POST", "/actions/{token}"): None,
+    ("POST", "/actions/status/{token}"): None,
     ("GET", "/ical/{kind}/{ident}.ics"): None,
     ("GET", "/api/v1/incidents"): "viewer",
     ("GET", "/api/v1/backlog"): "viewer",

@@ -12,6 +12,7 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from tests.conftest import TEST_SECRET
 from tests.integration.test_policy_apply import apply_doc, export
 from tests.policy_cases import NOW, example, lint_doc
 from tests.scenario import World, sms_only
@@ -19,6 +20,7 @@ from tests.scenario import World, sms_only
 from onduty import models as m
 from onduty.clock import FakeClock
 from onduty.config import Settings
+from onduty.notify import links
 from onduty.policy import lint, parse_text
 from onduty.statuspage import service
 
@@ -613,3 +615,43 @@ def test_history_colours_each_day_by_its_worst_status(
     assert search["2026-11-03"].status == "major_outage"  # resolved 04:00 on the 3rd
     assert search["2026-11-04"].status == "operational" and search["2026-11-04"].incidents == ()
     assert {d.status for d in days["payments"]} == {"operational"}
+
+
+def test_post_to_status_page_from_the_page_that_reached_the_responder(world: World) -> None:
+    world.alert("CheckoutDown")  # storefront, critical: P1, whose priority asks for it
+    link = world.actions["status_page"]
+    path = link.removeprefix(world.settings.base_url)
+    shown = world.client.get(path)
+    assert shown.status_code == 200
+    assert "We are aware of a problem with Web shop." in shown.text  # the template's default
+    assert "web-shop: major outage" in shown.text
+    posted = world.client.post(path)
+    assert posted.status_code == 200, posted.text
+    assert posted.json()["by"] == "asha"
+    [row] = world.client.get("/api/v1/status-incidents", headers=world.auth).json()
+    assert (row["incident"], row["owner"], row["components"]) == (
+        posted.json()["incident"],
+        "asha",
+        {"web-shop": "major_outage"},
+    )
+    again = world.client.post(path)
+    assert again.status_code == 409 and "already used" in again.json()["error"]
+    # Another responder's link for the same incident: it is on the page already.
+    later = world.client.get(path.replace("status/", "status/x"))
+    assert later.status_code == 404
+    with world.session_factory() as s:
+        incident_id = s.scalars(select(m.Incident.id)).one()
+    other = links.sign(
+        TEST_SECRET,
+        action=links.STATUS_PAGE,
+        incident_id=incident_id,
+        recipient="ravi",
+        expires=world.clock.now() + timedelta(hours=1),
+    )
+    refused = world.client.get(f"/actions/status/{other}")
+    assert refused.status_code == 409 and "on the status page already" in refused.text
+
+
+def test_no_status_page_link_for_a_priority_that_does_not_ask(world: World) -> None:
+    world.alert("DiskFilling", severity="warning")  # P3
+    assert "acknowledge" in world.actions and "status_page" not in world.actions

@@ -26,8 +26,18 @@ PUBLIC = {
     "/v2/enqueue",
     # A signed, expiring, single-use action link: the token is the credential.
     "/actions/{token}",
+    "/actions/status/{token}",
     # A heartbeat check's ping: its key in the path is the credential.
     "/heartbeat/{key}",
+    # The public status page's JSON, in Statuspage's shapes, for widgets and monitors.
+    "/api/v2/summary.json",
+    "/api/v2/status.json",
+    "/api/v2/components.json",
+    "/api/v2/incidents.json",
+    "/api/v2/incidents/unresolved.json",
+    "/api/v2/scheduled-maintenances.json",
+    "/api/v2/scheduled-maintenances/upcoming.json",
+    "/api/v2/scheduled-maintenances/active.json",
 }
 
 

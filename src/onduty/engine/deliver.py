@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from onduty.config import Settings
 from onduty.incidents import jira_sync
-from onduty.incidents.models import Incident
+from onduty.incidents.models import Incident, PriorityPolicy
 from onduty.incidents.timeline import timeline
 from onduty.notify import links, outbox, signing
 from onduty.notify import models as ob
 from onduty.notify.channels import (
     ACTION_ACKNOWLEDGE,
     ACTION_RESOLVE,
+    ACTION_STATUS_PAGE,
     ACTION_VOICE_GATHER,
     Address,
     Channel,
@@ -263,6 +264,13 @@ def _throttle_limit(settings: Settings, channel: str | None) -> int | None:
     return {"sms": settings.sms_per_15m, "voice": settings.voice_per_15m}.get(channel or "")
 
 
+def _asks_for_status_page(session: Session, incident: Incident) -> bool:
+    """Its priority asks for a status-page incident (SPEC §1 rule 6). Whether one is open
+    already is told by the link's page: no query on the path of every page for it."""
+    policy = session.get(PriorityPolicy, incident.priority)  # the session's identity map
+    return bool(policy is not None and policy.status_page and incident.status != "resolved")
+
+
 def _message(
     session: Session, row: ob.OutboxMessage, person: Person, settings: Settings, now: datetime
 ) -> Message:
@@ -295,6 +303,16 @@ def _message(
                 expires=now + LINK_LIFETIME,
             )
             actions[action] = f"{base}/actions/{token}"
+        if _asks_for_status_page(session, incident):
+            token = links.sign(
+                settings.secret_key,
+                action=links.STATUS_PAGE,
+                incident_id=incident.id,
+                generation=incident.generation,
+                recipient=person.id,
+                expires=now + LINK_LIFETIME,
+            )
+            actions[ACTION_STATUS_PAGE] = f"{base}/actions/status/{token}"
         gather = links.sign(
             settings.secret_key,
             action=links.KEYPAD,

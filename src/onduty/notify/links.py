@@ -1,8 +1,9 @@
-"""Signed action links (acknowledge, resolve) that work without a login, once, until they
-expire, and only while the incident is at the generation the link was sent in (an acknowledge,
-resolve or reopen since then makes it stale); and the one-use keypad URL of a phone call
-(`voice`: the digit pressed chooses acknowledge or resolve). Pure: the caller passes the secret
-and the instant; the web layer compares the generation."""
+"""Signed action links (acknowledge, resolve, post to status page) that work without a login,
+once, until they expire, and (but for the status page) only while the incident is at the
+generation the link was sent in (an acknowledge, resolve or reopen since then makes it stale);
+and the one-use keypad URL of a phone call (`voice`: the digit pressed chooses acknowledge or
+resolve). Pure: the caller passes the secret and the instant; the web layer compares the
+generation."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ from datetime import UTC, datetime
 
 LINK_ACTIONS = ("acknowledge", "resolve")
 KEYPAD = "voice"
-ACTIONS = (*LINK_ACTIONS, KEYPAD)
+# "Post to status page" from a page: pre-filled from the templates, confirmed by the person.
+# Not fenced by the generation (it is asked for after the acknowledgement), only by the
+# incident being open and not on the status page already.
+STATUS_PAGE = "status_page"
+ACTIONS = (*LINK_ACTIONS, KEYPAD, STATUS_PAGE)
 
 
 @dataclass(frozen=True)

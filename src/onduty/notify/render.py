@@ -11,6 +11,7 @@ import jinja2
 from onduty.notify.channels.base import (
     ACTION_ACKNOWLEDGE,
     ACTION_RESOLVE,
+    ACTION_STATUS_PAGE,
     IncidentAction,
     IncidentInfo,
     Message,
@@ -115,6 +116,8 @@ def text_body(message: Message) -> str:
         lines.append("")
         for action, url in _action_links(message):
             lines.append(f"{action.capitalize()}: {url}")
+        if ACTION_STATUS_PAGE in message.actions:
+            lines.append(f"Post to status page: {message.actions[ACTION_STATUS_PAGE]}")
         lines.append(f"Open: {incident.url}")
         if incident.runbook_url:
             lines.append(f"Runbook ({incident.runbook_title}): {incident.runbook_url}")
@@ -263,7 +266,7 @@ def webhook_payload(message: Message) -> dict[str, Any]:
         "step": message.step,
         "actions": {
             action: message.actions[action]
-            for action in (ACTION_ACKNOWLEDGE, ACTION_RESOLVE)
+            for action in (ACTION_ACKNOWLEDGE, ACTION_RESOLVE, ACTION_STATUS_PAGE)
             if action in message.actions
         },
         "idempotency_key": message.idempotency_key,

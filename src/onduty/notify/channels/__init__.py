@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from onduty.notify.channels.base import (
         ACTION_ACKNOWLEDGE,
         ACTION_RESOLVE,
+        ACTION_STATUS_PAGE,
         ACTION_VOICE_GATHER,
         CHANNEL_TYPES,
         EVENTS,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTION_ACKNOWLEDGE",
     "ACTION_RESOLVE",
+    "ACTION_STATUS_PAGE",
     "ACTION_VOICE_GATHER",
     "CHANNEL_TYPES",
     "EVENTS",
@@ -77,6 +79,7 @@ __all__ = [
 _MODULES = {
     "ACTION_ACKNOWLEDGE": "base",
     "ACTION_RESOLVE": "base",
+    "ACTION_STATUS_PAGE": "base",
     "ACTION_VOICE_GATHER": "base",
     "Address": "base",
     "CHANNEL_TYPES": "base",

@@ -28,6 +28,8 @@ CHANNEL_TYPES: Final = ("email", "sms", "voice", "slack", "webhook")
 
 ACTION_ACKNOWLEDGE: Final = "acknowledge"
 ACTION_RESOLVE: Final = "resolve"
+ACTION_STATUS_PAGE: Final = "status_page"
+"""`Message.actions` key of the signed "post to status page" link (priorities that ask for it)."""
 ACTION_VOICE_GATHER: Final = "voice_gather"
 """`Message.actions` key of the signed URL Twilio posts the pressed digit to during a call."""
 

@@ -21,6 +21,7 @@ from onduty.notify import links, signing
 from onduty.notify.channels.twilio import parse_sms_reply, parse_voice_digits, twiml_response
 from onduty.notify.models import UsedActionLink
 from onduty.people.models import Person
+from onduty.statuspage import service as statuspage_service
 from onduty.web.deps import Unauthenticated, get_session, wake_engine
 from onduty.web.ui.common import render
 
@@ -127,6 +128,100 @@ def action(token: str, request: Request, session: Session = Depends(get_session)
             request, "action.html", None, claim=claim, incident=incident, token=token, done=True
         )
     return JSONResponse({"incident": incident.id, "status": incident.status, "by": claim.recipient})
+
+
+def _open_for_status(
+    session: Session, request: Request, token: str
+) -> tuple[links.ActionClaim, Incident]:
+    """The claim of a "post to status page" link and its incident, locked, still open.
+
+    Raises:
+        NotFound: the link is not valid or has expired, or the incident is gone.
+        Conflict: the incident is resolved, or on the status page already.
+    """
+    claim = _claim(request, token, (links.STATUS_PAGE,))
+    query = lock(session, select(Incident).where(Incident.id == claim.incident_id))
+    incident = session.scalars(query).first()
+    if incident is None:
+        raise NotFound("this link is not valid or has expired", "token")
+    if incident.status == "resolved":
+        raise Conflict(f"incident #{incident.number} is resolved", "token")
+    posted = statuspage_service.open_for_incident(session, incident.id)
+    if posted is not None:
+        raise Conflict(
+            f"incident #{incident.number} is on the status page already ({posted.name!r}, "
+            f"{posted.status}); post updates from the status page admin",
+            "token",
+        )
+    return claim, incident
+
+
+@router.get("/actions/status/{token}", response_class=HTMLResponse, include_in_schema=False)
+def status_page_action(
+    token: str, request: Request, session: Session = Depends(get_session)
+) -> HTMLResponse:
+    """What "post to status page" will post, pre-filled from the templates: a GET never acts."""
+    try:
+        claim, incident = _open_for_status(session, request, token)
+    except (NotFound, Conflict) as exc:
+        code = 404 if isinstance(exc, NotFound) else 409
+        return render(request, "error.html", None, status_code=code, message=exc.message)
+    base_url = request.app.state.settings.base_url
+    draft = statuspage_service.draft(
+        session, incident=incident, base_url=base_url, now=request.app.state.clock.now()
+    )
+    return render(
+        request,
+        "action.html",
+        None,
+        claim=claim,
+        incident=incident,
+        token=token,
+        done=None,
+        draft=draft,
+        action_url=f"/actions/status/{token}",
+    )
+
+
+@router.post("/actions/status/{token}", response_model=None)
+def post_status_page(
+    token: str, request: Request, session: Session = Depends(get_session)
+) -> Response:
+    """Post the pre-filled status incident, once, as the person the page reached."""
+    wants_html = "text/html" in request.headers.get("accept", "")
+    _claim(request, token, (links.STATUS_PAGE,))
+    _use_once(session, request, token, "this link was already used")
+    claim, incident = _open_for_status(session, request, token)
+    now, base_url = request.app.state.clock.now(), request.app.state.settings.base_url
+    draft = statuspage_service.draft(session, incident=incident, base_url=base_url, now=now)
+    posted = statuspage_service.create_status_incident(
+        session,
+        name=draft["name"],
+        status=draft["status"],
+        impact=draft["impact"],
+        body=draft["body"],
+        component_statuses=draft["components"],
+        incident_id=incident.id,
+        actor=claim.recipient,
+        now=now,
+        base_url=base_url,
+    )
+    session.commit()
+    wake_engine(request)
+    if wants_html:
+        return render(
+            request,
+            "action.html",
+            None,
+            claim=claim,
+            incident=incident,
+            token=token,
+            done=True,
+            posted=posted,
+        )
+    return JSONResponse(
+        {"incident": incident.id, "status_incident": posted.id, "by": claim.recipient}
+    )
 
 
 def _twilio_configured(request: Request) -> None:
