@@ -70,11 +70,11 @@ def db_url(_template: str, tmp_path: Path) -> str:
         # DELETE plus restarting the sequences is ~10x faster than TRUNCATE on mostly empty
         # tables (TRUNCATE replaces every table's files).
         with engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
+            # One round trip for every table and sequence (there are dozens of each).
             sequences = conn.execute(text("SELECT sequence_name FROM information_schema.sequences"))
-            for (name,) in sequences.all():
-                conn.execute(text(f'ALTER SEQUENCE "{name}" RESTART'))
+            statements = [f'DELETE FROM "{t.name}"' for t in reversed(Base.metadata.sorted_tables)]
+            statements += [f'ALTER SEQUENCE "{name}" RESTART' for (name,) in sequences.all()]
+            conn.exec_driver_sql("; ".join(statements))
     finally:
         engine.dispose()
     return _template

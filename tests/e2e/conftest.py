@@ -95,7 +95,9 @@ def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+# Per module: the Playwright loop must not outlive the browser tests (later tests run their
+# own event loops on this thread).
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is needed for browser tests: apt-get install chromium")

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 from tests.e2e.conftest import SCREENSHOTS, Server
+from tests.policy_cases import write_policy
 from tests.scenario import alertmanager
 from tests.ui_helpers import PASSWORD
 
@@ -158,14 +159,13 @@ def test_viewer_sees_no_incident_actions(chromium: Any, server: Server) -> None:
 
 
 def test_reports_charts_checks_and_rota_timeline(
-    chromium: Any, server: Server, db_url: str
+    chromium: Any, server: Server, db_url: str, tmp_path: Path
 ) -> None:
     """The reports page draws its four trends with the vendored uPlot under the CSP (no
     violation reported), the team page shows the rota timeline with a "now" line, and the
     checks page ticks an item."""
     from datetime import UTC, datetime
 
-    import yaml
     from playwright.sync_api import expect
     from tests.integration.test_reports import incident
     from tests.policy_cases import example
@@ -217,8 +217,7 @@ def test_reports_charts_checks_and_rota_timeline(
             "end": local(now + timedelta(days=18)),
         }
     ]
-    policy = Path(db_url.removeprefix("sqlite:///")).parent / "with-checks.yaml"
-    policy.write_text(yaml.safe_dump(doc, sort_keys=False))
+    policy = write_policy(doc, tmp_path / "with-checks.yaml")
     server.cli("policy", "apply", str(policy))
 
     page = page_for(chromium, server, "asha")

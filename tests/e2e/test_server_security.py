@@ -54,10 +54,10 @@ def test_the_access_log_holds_no_url_secret(server: Server, tmp_path: Path) -> N
 
 
 def test_a_slow_password_check_does_not_stall_the_server(server: Server, db_url: str) -> None:
-    """A login whose argon2 hash takes seconds to check (60 passes, as a login hashed with
+    """A login whose argon2 hash takes seconds to check (120 passes, as a login hashed with
     stronger settings could have): while a sign-in checks it, /healthz keeps answering. With
     argon2 on the event loop, every request waited for the check to end."""
-    slow = PasswordHasher(time_cost=60, memory_cost=16384, parallelism=1).hash(PASSWORD)
+    slow = PasswordHasher(time_cost=120, memory_cost=16384, parallelism=1).hash(PASSWORD)
     engine = make_engine(db_url)
     with make_session_factory(engine)() as s, s.begin():
         s.add(
@@ -86,7 +86,7 @@ def test_a_slow_password_check_does_not_stall_the_server(server: Server, db_url:
             time.sleep(0.05)
         attempt.join()
     [(status, took)] = outcome
-    assert status == 401 and took > 1.5, outcome
+    assert status == 401 and took > 1.0, outcome  # the check is slow: the test means something
     # On the event loop a probe waited about as long as the whole check; here only as long as
     # the machine's load makes any request wait (0.1-1.6 s on the busy 2-core test machine).
     assert len(waits) >= 3 and max(waits) < took / 2, (took, sorted(waits)[-5:])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,7 @@ def test_lint_warnings_exit_0(db_url: str, tmp_path: Path) -> None:
     warn.write_text(
         EXAMPLE.read_text().replace("{after: 3m, via: voice}", "{after: 5m, via: voice}")
     )
+    shutil.copytree(EXAMPLE.parent / "runbooks", tmp_path / "runbooks")
     result = run(db_url, "policy", "lint", str(warn))
     assert result.returncode == 0
     assert "warning: 'asha' is notified via voice after 5m" in result.stdout
