@@ -36,9 +36,8 @@ from onduty.statuspage import service as statuspage_service
 
 REMIND_AFTER = timedelta(hours=2)
 TELL_L1_AFTER = timedelta(hours=4)
-# A handoff this recent with no report yet gets one: an engine restarted within it still makes
-# the week's report (once). Longer outages skip that week's report, as shift notices skip
-# theirs after 5 minutes; the tests' worlds start an hour after a handoff to keep it quiet.
+# A handoff this recent with no report yet gets one (once), also after an engine restart;
+# longer outages skip that week's report, as shift notices skip theirs after 5 minutes.
 LOOKBACK = timedelta(minutes=30)
 ACTOR = "handover"
 
